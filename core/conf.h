@@ -1,0 +1,138 @@
+/*
+ * conf.h — tenancyd.conf (libconfig): loading, checking and the snapshot in
+ * force.
+ *
+ * conf_load() reads and validates a whole file into an immutable snapshot:
+ * types, ranges, unknown keys (rejected), references between sections
+ * (plans → residency zones, regions → standby regions) and referenced files
+ * (tokens file present and safely owned).  Errors name "file:line: cause".
+ *
+ * The running daemon keeps one snapshot "current"; SIGHUP builds a new one
+ * and swaps it in only if it loaded cleanly.  Readers take a reference
+ * (conf_current_get1) for the duration of a request, so a swap never pulls
+ * a snapshot out from under them.
+ */
+#ifndef TND_CONF_H
+#define TND_CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include <tenancyd/plugin.h>
+
+struct tnd_tokens;
+
+/** Isolation modes as bits, so a plan can allow several. */
+enum tnd_isolation {
+	TND_ISOLATION_SHARED = 1u << 0,
+	TND_ISOLATION_DEDICATED = 1u << 1,
+	TND_ISOLATION_HYBRID = 1u << 2,
+};
+/** "shared" | "dedicated" | "hybrid" → bit, or 0 if unknown. */
+unsigned isolation_parse(const char *name);
+/** bit → "shared" | "dedicated" | "hybrid", or NULL. */
+const char *isolation_name(unsigned bit);
+
+struct tnd_quotas {
+	int64_t compute_units;
+	int64_t storage_gb;
+	int64_t events_per_minute;
+	int64_t concurrent_operations;
+};
+
+struct tnd_plan_conf {
+	char *code;                  /* [a-z][a-z0-9_-]{0,31} */
+	char *description;           /* may be NULL */
+	unsigned isolation_modes;    /* allowed enum tnd_isolation bits, at least one */
+	unsigned default_isolation;  /* one bit, within isolation_modes */
+	char *default_residency;     /* a residency zone some region belongs to */
+	struct tnd_quotas quotas;    /* what a tenant of this plan gets by default */
+	struct tnd_quotas max_quotas;/* the most a manifest override may ask for */
+};
+
+struct tnd_region_conf {
+	char *name;          /* e.g. "eu-west-1" */
+	char *residency;     /* residency zone, e.g. "eu" */
+	bool enabled;
+	char *standby;       /* another region's name, or NULL */
+	int64_t capacity;    /* most tenants placed here; 0 = unlimited */
+	json_t *data_plane;  /* the region's `data_plane` group as a JSON object ({} if absent) */
+};
+
+/** One plugin instance named in the `plugins` section. */
+struct tnd_plugin_conf {
+	char *name;          /* the plugin's name; also its file's base name */
+	char *file;          /* explicit path to the .so, or NULL: <plugins.dir>/<name>.so */
+	json_t *settings;    /* the `settings` group as a JSON object ({} if absent) */
+	int line;            /* where it was configured, for messages */
+};
+
+struct tnd_conf {
+	char *path;          /* the file this snapshot came from (absolute) */
+
+	struct {
+		char *state_dir;     /* absolute */
+		char *pid_file;      /* NULL: none */
+		char *log_file;      /* NULL or "-": stderr */
+		int log_level;       /* TND_LOG_* */
+		char *user;          /* drop privileges to this user, NULL: stay */
+		int workers;         /* worker processes (reconcile issue) */
+	} daemon;
+
+	struct {
+		char *listen;            /* "host:port" as written */
+		char *host;              /* numeric address to bind */
+		uint16_t port;           /* 0: any free port (tests) */
+		char *tokens_file;       /* absolute */
+		size_t max_body_bytes;
+		unsigned max_depth;
+		unsigned max_connections;
+		unsigned connection_timeout_s;
+		unsigned drain_timeout_s;
+		int64_t idempotency_ttl_s;
+	} api;
+
+	struct {
+		char *dir;                   /* where <name>.so files live */
+		bool allow_unsafe_permissions; /* development only */
+		struct tnd_plugin_conf storage;
+		struct tnd_plugin_conf *isolation;
+		size_t n_isolation;
+		struct tnd_plugin_conf *policy;  /* NULL: none configured */
+		struct tnd_plugin_conf *notifiers;
+		size_t n_notifiers;
+	} plugins;
+
+	struct tnd_region_conf *regions;
+	size_t n_regions;
+	struct tnd_plan_conf *plans;
+	size_t n_plans;
+
+	struct tnd_tokens *tokens;   /* loaded from api.tokens_file */
+};
+
+/**
+ * Load and validate @path.  On success *@ret_conf holds a new snapshot with
+ * one reference.  On failure @err reads "<file>:<line>: <cause>" (line
+ * omitted when the problem has no line, e.g. a missing file).
+ * Relative paths inside the file are resolved against the file's directory.
+ */
+int conf_load(const char *path, struct tnd_conf **ret_conf, struct tnd_error *err);
+struct tnd_conf *conf_ref(struct tnd_conf *conf);
+/** Drop a reference; the last one frees the snapshot.  Accepts NULL. */
+void conf_unref(struct tnd_conf *conf);
+
+const struct tnd_plan_conf *conf_plan(const struct tnd_conf *conf, const char *code);
+const struct tnd_region_conf *conf_region(const struct tnd_conf *conf, const char *name);
+/** True if some region belongs to residency zone @zone. */
+bool conf_residency_known(const struct tnd_conf *conf, const char *zone);
+
+/** The snapshot in force, with a new reference (caller conf_unref()s). */
+struct tnd_conf *conf_current_get1(void);
+/** Make @conf current (takes over the caller's reference); drops the old one. */
+void conf_current_replace(struct tnd_conf *conf);
+
+#endif /* TND_CONF_H */

@@ -1,0 +1,194 @@
+/*
+ * tenancyd/storage.h — the storage driver ops table (plugin kind STORAGE).
+ *
+ * The registry lives behind this table and nowhere else: the core never
+ * opens a database itself.  A driver (the bundled `sqlite`, later a
+ * PostgreSQL one) stores tenants, their lineage, phase transitions and
+ * idempotency records, and applies one mutation as one atomic, durable
+ * transaction.
+ *
+ * Writes: the core describes a mutation as an array of typed writes and
+ * hands it to commit().  The driver applies all of them or none, in one
+ * transaction, and returns only once the transaction is durable (unless the
+ * operator lowered durability in the driver's settings).  Later minors
+ * append write kinds (audit records, outbox events, reconcile work) so that
+ * everything a mutation writes keeps landing in that one transaction; a
+ * driver that meets a kind it does not know fails the commit with -ENOTSUP
+ * and writes nothing.
+ *
+ * Concurrency: every op may be called from many threads at once.  commit()
+ * calls are serializable.  A driver with TND_STORAGE_CAP_GROUP_COMMIT may
+ * put several concurrent commits into one physical transaction (one fsync),
+ * but each logical commit still succeeds or fails on its own.  A commit
+ * that returned 0 is visible to every read started afterwards.
+ *
+ * Reads hand records to a visitor callback; every pointer in a record is
+ * borrowed for the duration of the callback only.  A visitor returns 0 to
+ * continue or non-zero to stop (the read then returns 0).
+ */
+#ifndef TENANCYD_STORAGE_H
+#define TENANCYD_STORAGE_H
+
+#include <tenancyd/plugin.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** The driver groups concurrent commits into shared transactions. */
+#define TND_STORAGE_CAP_GROUP_COMMIT (UINT64_C(1) << 0)
+/** Several tenancyd instances may share this registry. */
+#define TND_STORAGE_CAP_SHARED (UINT64_C(1) << 1)
+
+/** The head row of one tenant: its newest version plus server-side state. */
+struct tnd_tenant_record {
+	uint32_t size;
+	const char *id;            /**< immutable, never reused */
+	int64_t revision;          /**< bumped by every write to this row (optimistic lock) */
+	int64_t version;           /**< spec version, bumped by every accepted manifest change */
+	int64_t observed_version;  /**< the version the data plane last reached */
+	const char *phase;         /**< Draft, Active, Suspended, Archived, Deleted */
+	const char *state;         /**< desired spec.state: draft, active, suspended, archived, deleted */
+	const char *plan;
+	const char *isolation;     /**< shared, dedicated, hybrid */
+	const char *region;        /**< placement region, NULL if not placed */
+	const char *labels_json;   /**< JSON object of string labels, "{}" if none */
+	const char *manifest_json; /**< the normalized manifest of @version */
+	const char *status_json;   /**< the status object */
+	int64_t created_ms;
+	int64_t updated_ms;
+};
+
+/** One entry of a tenant's lineage: a manifest version and who made it. */
+struct tnd_version_record {
+	uint32_t size;
+	const char *tenant_id;
+	int64_t version;
+	const char *manifest_json;
+	const char *actor;
+	const char *request_id;
+	int64_t time_ms;
+};
+
+/** One phase transition (Draft→Active, ...). */
+struct tnd_phase_record {
+	uint32_t size;
+	const char *tenant_id;
+	int64_t seq;               /**< assigned by the driver, increasing; ignored on write */
+	const char *from_phase;    /**< NULL for the first phase of a tenant */
+	const char *to_phase;
+	int64_t version;           /**< the spec version that caused it */
+	const char *actor;
+	const char *request_id;
+	const char *reason;        /**< may be NULL */
+	int64_t time_ms;
+};
+
+/** A stored response to a request that carried an Idempotency-Key. */
+struct tnd_idempotency_record {
+	uint32_t size;
+	const char *key;           /**< scoped by the core: "<actor>\n<Idempotency-Key>" */
+	const char *request_hash;  /**< hex SHA-256 over method, path and body */
+	int status;                /**< HTTP status of the stored response */
+	const char *response_json; /**< the response as the core serialized it */
+	int64_t created_ms;
+	int64_t expires_ms;
+};
+
+/** What one element of a commit does.  Append-only. */
+enum tnd_write_kind {
+	/** record: tnd_tenant_record.  -EEXIST if the id was ever used. */
+	TND_WRITE_TENANT_INSERT = 1,
+	/** record: tnd_tenant_record.  -ENOENT if absent, -ESTALE unless the
+	 *  stored revision equals expect_revision. */
+	TND_WRITE_TENANT_UPDATE = 2,
+	/** record: tnd_version_record.  -EEXIST if that version exists. */
+	TND_WRITE_VERSION_APPEND = 3,
+	/** record: tnd_phase_record. */
+	TND_WRITE_PHASE_APPEND = 4,
+	/** record: tnd_idempotency_record.  -EEXIST if an unexpired record
+	 *  with that key exists (an expired one is replaced). */
+	TND_WRITE_IDEMPOTENCY_INSERT = 5,
+};
+
+struct tnd_write {
+	uint32_t kind;            /**< enum tnd_write_kind */
+	int64_t expect_revision;  /**< TND_WRITE_TENANT_UPDATE only */
+	const void *record;       /**< the kind's record struct, borrowed */
+};
+
+/** Search filter.  NULL/0 fields do not filter.  Results are ordered by id. */
+struct tnd_tenant_query {
+	uint32_t size;
+	const char *phase;
+	const char *isolation;
+	const char *region;
+	const char *plan;
+	const char *const *label_keys;   /**< every label must match exactly */
+	const char *const *label_values;
+	size_t n_labels;
+	const char *after_id;            /**< exclusive cursor: only ids > after_id */
+	uint32_t limit;                  /**< at most this many rows (0: driver default 100) */
+	int include_deleted;             /**< tombstones are skipped unless set or phase == "Deleted" */
+};
+
+typedef int tnd_tenant_visit_fn(const struct tnd_tenant_record *rec, void *userdata);
+typedef int tnd_version_visit_fn(const struct tnd_version_record *rec, void *userdata);
+typedef int tnd_phase_visit_fn(const struct tnd_phase_record *rec, void *userdata);
+typedef int tnd_idempotency_visit_fn(const struct tnd_idempotency_record *rec, void *userdata);
+
+/** Apply @writes atomically and durably.  On failure nothing is written and
+ *  *@ret_failed_index (if not NULL) names the write that failed. */
+typedef int tnd_storage_commit_fn(void *ctx, const struct tnd_write *writes, size_t n_writes,
+				  size_t *ret_failed_index, struct tnd_error *err);
+/** Visit the head row of tenant @id.  -ENOENT if there is none. */
+typedef int tnd_storage_tenant_get_fn(void *ctx, const char *id, tnd_tenant_visit_fn *visit,
+				      void *userdata, struct tnd_error *err);
+/** Visit tenants matching @query in id order. */
+typedef int tnd_storage_tenant_search_fn(void *ctx, const struct tnd_tenant_query *query,
+					 tnd_tenant_visit_fn *visit, void *userdata,
+					 struct tnd_error *err);
+/** Visit versions of @tenant_id greater than @after_version, ascending, at most @limit. */
+typedef int tnd_storage_version_list_fn(void *ctx, const char *tenant_id, int64_t after_version,
+					uint32_t limit, tnd_version_visit_fn *visit, void *userdata,
+					struct tnd_error *err);
+/** Visit one version.  -ENOENT if there is none. */
+typedef int tnd_storage_version_get_fn(void *ctx, const char *tenant_id, int64_t version,
+				       tnd_version_visit_fn *visit, void *userdata,
+				       struct tnd_error *err);
+/** Visit phase transitions of @tenant_id with seq > @after_seq, ascending. */
+typedef int tnd_storage_phase_list_fn(void *ctx, const char *tenant_id, int64_t after_seq,
+				      uint32_t limit, tnd_phase_visit_fn *visit, void *userdata,
+				      struct tnd_error *err);
+/** Visit the unexpired idempotency record @key at @now_ms.  -ENOENT if none. */
+typedef int tnd_storage_idempotency_get_fn(void *ctx, const char *key, int64_t now_ms,
+					   tnd_idempotency_visit_fn *visit, void *userdata,
+					   struct tnd_error *err);
+/** Housekeeping: drop idempotency records expired at @now_ms, checkpoint, ... */
+typedef int tnd_storage_maintain_fn(void *ctx, int64_t now_ms, struct tnd_error *err);
+/** Cheap liveness probe for /readyz: 0 when the registry answers. */
+typedef int tnd_storage_ping_fn(void *ctx, struct tnd_error *err);
+
+/**
+ * The ops table.  Mandatory in v1: commit, tenant_get, tenant_search,
+ * version_list, version_get, phase_list, idempotency_get.  Optional:
+ * maintain, ping.
+ */
+struct tnd_storage_ops {
+	uint32_t size;
+	tnd_storage_commit_fn *commit;
+	tnd_storage_tenant_get_fn *tenant_get;
+	tnd_storage_tenant_search_fn *tenant_search;
+	tnd_storage_version_list_fn *version_list;
+	tnd_storage_version_get_fn *version_get;
+	tnd_storage_phase_list_fn *phase_list;
+	tnd_storage_idempotency_get_fn *idempotency_get;
+	tnd_storage_maintain_fn *maintain;
+	tnd_storage_ping_fn *ping;
+};
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TENANCYD_STORAGE_H */
