@@ -1,0 +1,92 @@
+/*
+ * api_internal.h — what the API's files share: the per-request state, the
+ * route table, and the response helpers.  Not used outside core/api_*.c.
+ */
+#ifndef TND_API_INTERNAL_H
+#define TND_API_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <microhttpd.h>
+
+#include <tenancyd/host.h>
+
+#include "tokens.h"
+
+struct registry;
+struct tnd_conf;
+struct problem;
+
+#define API_MAX_PARAMS 4
+
+struct api_server {
+	struct MHD_Daemon *daemon;
+	struct registry *registry;
+	uint16_t port;
+	atomic_uint in_flight;
+	atomic_bool draining;
+};
+
+/** One HTTP request from first byte to completion. */
+struct api_request {
+	struct api_server *server;
+	struct MHD_Connection *conn;
+	const char *method;                  /* borrowed from MHD */
+	char *path;                          /* owned */
+	char request_id[129];
+	struct tnd_conf *conf;               /* the snapshot this request uses (referenced) */
+	struct tnd_principal principal;      /* valid after authentication */
+	struct tnd_buf body;
+	bool body_too_large;
+	char *params[API_MAX_PARAMS];        /* {id}, {n}: owned copies */
+	size_t n_params;
+	int64_t start_us;
+	unsigned status;                     /* what was sent, for the access log */
+	bool counted;                        /* included in server->in_flight */
+};
+
+/** Handlers queue exactly one response and return its MHD result. */
+typedef enum MHD_Result api_handler_fn(struct api_request *req);
+
+/* api_router.c */
+enum MHD_Result api_route(struct api_request *req);
+
+/* api_response.c */
+enum MHD_Result api_send_json(struct api_request *req, unsigned status, json_t *body, const char *etag,
+			      const char *location);
+enum MHD_Result api_send_text(struct api_request *req, unsigned status, const char *content_type,
+			      const char *text, size_t len);
+enum MHD_Result api_send_problem(struct api_request *req, struct problem *problem);
+/** Shorthand: a new problem of @status/@slug/@title with a formatted detail. */
+enum MHD_Result api_fail(struct api_request *req, unsigned status, const char *slug, const char *title,
+			 const char *fmt, ...) TND_PRINTF(5, 6);
+/** Send a stored-form response {status, headers, body} (fresh or replayed). */
+enum MHD_Result api_send_stored(struct api_request *req, const json_t *response);
+/** Send a 405 naming the allowed methods. */
+enum MHD_Result api_send_method_not_allowed(struct api_request *req, const char *allow);
+const char *api_header(const struct api_request *req, const char *name);
+const char *api_query(const struct api_request *req, const char *name);
+
+/* handlers: api_tenants.c */
+api_handler_fn api_tenant_put;
+api_handler_fn api_tenant_get;
+api_handler_fn api_tenant_list;
+api_handler_fn api_tenant_versions;
+api_handler_fn api_tenant_version;
+api_handler_fn api_tenant_transitions;
+api_handler_fn api_tenant_suspend;
+api_handler_fn api_tenant_resume;
+api_handler_fn api_tenant_archive;
+api_handler_fn api_tenant_delete;
+
+/* handlers: api_system.c */
+api_handler_fn api_healthz;
+api_handler_fn api_readyz;
+api_handler_fn api_metrics;
+api_handler_fn api_plans;
+api_handler_fn api_regions;
+
+#endif /* TND_API_INTERNAL_H */

@@ -1,0 +1,23 @@
+/*
+ * daemon.h — running tenancyd: start-up in order, the signal loop
+ * (SIGHUP reload, SIGUSR1 reopen logs, SIGTERM/SIGINT drain and exit),
+ * and shutdown in reverse order.
+ */
+#ifndef TND_DAEMON_H
+#define TND_DAEMON_H
+
+#include <stdbool.h>
+
+struct daemon_options {
+	const char *config_path;
+	bool foreground;
+	bool dev;            /* print the development banner once listening */
+};
+
+/** Run until told to stop.  Returns the process exit code. */
+int daemon_run(const struct daemon_options *opts);
+
+/** The build tree this binary runs from, or NULL when it is installed. */
+const char *daemon_build_dir(void);
+
+#endif /* TND_DAEMON_H */

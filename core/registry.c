@@ -1,0 +1,393 @@
+/*
+ * registry.c — the core's only door to the storage driver (see registry.h).
+ *
+ * Records the driver lends to visitors are copied into owned rows and JSON
+ * before the visitor returns; writes are assembled in a registry_txn whose
+ * strings live until the commit is done.
+ */
+#include "autoconfig.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "plugin_loader.h"
+#include "registry.h"
+#include "util.h"
+
+struct registry {
+	const struct tnd_storage_ops *ops;
+	void *ctx;
+	uint64_t capabilities;
+};
+
+struct registry *registry_new(const struct tnd_loaded_plugin *storage)
+{
+	struct registry *reg = tnd_xcalloc(1, sizeof(*reg));
+
+	reg->ops = storage->ops;
+	reg->ctx = storage->ctx;
+	reg->capabilities = storage->desc->capabilities;
+	return reg;
+}
+
+void registry_free(struct registry *reg)
+{
+	free(reg);
+}
+
+bool registry_has_group_commit(const struct registry *reg)
+{
+	return (reg->capabilities & TND_STORAGE_CAP_GROUP_COMMIT) != 0;
+}
+
+void tenant_row_free(struct tenant_row *row)
+{
+	if (row == NULL)
+		return;
+	free(row->id);
+	free(row->plan);
+	free(row->isolation);
+	free(row->region);
+	json_decref(row->labels);
+	json_decref(row->manifest);
+	json_decref(row->status);
+	free(row);
+}
+
+static json_t *registry_parse_json(const char *text, const char *fallback)
+{
+	json_t *v = text ? json_loads(text, JSON_DECODE_ANY, NULL) : NULL;
+
+	return v ? v : json_loads(fallback, JSON_DECODE_ANY, NULL);
+}
+
+static struct tenant_row *registry_row_from_record(const struct tnd_tenant_record *rec)
+{
+	struct tenant_row *row = tnd_xcalloc(1, sizeof(*row));
+
+	row->id = tnd_xstrdup(rec->id);
+	row->revision = rec->revision;
+	row->version = rec->version;
+	row->observed_version = rec->observed_version;
+	row->phase = lifecycle_phase_parse(rec->phase);
+	row->state = lifecycle_phase_parse(rec->state);
+	row->plan = tnd_xstrdup(rec->plan);
+	row->isolation = tnd_xstrdup(rec->isolation);
+	row->region = tnd_xstrdup(rec->region);
+	row->labels = registry_parse_json(rec->labels_json, "{}");
+	row->manifest = registry_parse_json(rec->manifest_json, "{}");
+	row->status = registry_parse_json(rec->status_json, "{}");
+	row->created_ms = rec->created_ms;
+	row->updated_ms = rec->updated_ms;
+	return row;
+}
+
+static int registry_get_visit(const struct tnd_tenant_record *rec, void *userdata)
+{
+	struct tenant_row **out = userdata;
+
+	*out = registry_row_from_record(rec);
+	return 1;
+}
+
+int registry_tenant_get(struct registry *reg, const char *id, struct tenant_row **ret_row,
+			struct tnd_error *err)
+{
+	struct tenant_row *row = NULL;
+	int r = reg->ops->tenant_get(reg->ctx, id, registry_get_visit, &row, err);
+
+	if (r < 0) {
+		tenant_row_free(row);
+		return r;
+	}
+	if (row == NULL)
+		return -ENOENT;
+	*ret_row = row;
+	return 0;
+}
+
+struct registry_search_state {
+	registry_row_visit_fn *visit;
+	void *userdata;
+};
+
+static int registry_search_visit(const struct tnd_tenant_record *rec, void *userdata)
+{
+	struct registry_search_state *st = userdata;
+	struct tenant_row *row = registry_row_from_record(rec);
+	int r = st->visit(row, st->userdata);
+
+	tenant_row_free(row);
+	return r;
+}
+
+int registry_tenant_search(struct registry *reg, const struct tnd_tenant_query *query,
+			   registry_row_visit_fn *visit, void *userdata, struct tnd_error *err)
+{
+	struct registry_search_state st = { visit, userdata };
+
+	return reg->ops->tenant_search(reg->ctx, query, registry_search_visit, &st, err);
+}
+
+static json_t *registry_version_json(const struct tnd_version_record *rec)
+{
+	char when[32];
+	json_t *item = json_object();
+
+	tnd_format_time(rec->time_ms, when);
+	json_object_set_new(item, "version", json_integer(rec->version));
+	json_object_set_new(item, "manifest", registry_parse_json(rec->manifest_json, "{}"));
+	json_object_set_new(item, "actor", json_string(rec->actor ? rec->actor : ""));
+	json_object_set_new(item, "requestId", json_string(rec->request_id ? rec->request_id : ""));
+	json_object_set_new(item, "time", json_string(when));
+	return item;
+}
+
+static int registry_versions_visit(const struct tnd_version_record *rec, void *userdata)
+{
+	json_array_append_new(userdata, registry_version_json(rec));
+	return 0;
+}
+
+int registry_versions(struct registry *reg, const char *id, int64_t after, uint32_t limit,
+		      json_t **ret_items, struct tnd_error *err)
+{
+	json_t *items = json_array();
+	int r = reg->ops->version_list(reg->ctx, id, after, limit, registry_versions_visit, items, err);
+
+	if (r < 0) {
+		json_decref(items);
+		return r;
+	}
+	*ret_items = items;
+	return 0;
+}
+
+static int registry_version_visit(const struct tnd_version_record *rec, void *userdata)
+{
+	json_t **out = userdata;
+
+	*out = registry_version_json(rec);
+	return 1;
+}
+
+int registry_version(struct registry *reg, const char *id, int64_t version, json_t **ret_item,
+		     struct tnd_error *err)
+{
+	json_t *item = NULL;
+	int r = reg->ops->version_get(reg->ctx, id, version, registry_version_visit, &item, err);
+
+	if (r < 0) {
+		json_decref(item);
+		return r;
+	}
+	if (item == NULL)
+		return -ENOENT;
+	*ret_item = item;
+	return 0;
+}
+
+static int registry_transitions_visit(const struct tnd_phase_record *rec, void *userdata)
+{
+	char when[32];
+	json_t *item = json_object();
+
+	tnd_format_time(rec->time_ms, when);
+	json_object_set_new(item, "seq", json_integer(rec->seq));
+	json_object_set_new(item, "from", rec->from_phase ? json_string(rec->from_phase) : json_null());
+	json_object_set_new(item, "to", json_string(rec->to_phase));
+	json_object_set_new(item, "version", json_integer(rec->version));
+	json_object_set_new(item, "actor", json_string(rec->actor ? rec->actor : ""));
+	json_object_set_new(item, "requestId", json_string(rec->request_id ? rec->request_id : ""));
+	if (rec->reason)
+		json_object_set_new(item, "reason", json_string(rec->reason));
+	json_object_set_new(item, "time", json_string(when));
+	json_array_append_new(userdata, item);
+	return 0;
+}
+
+int registry_transitions(struct registry *reg, const char *id, int64_t after, uint32_t limit,
+			 json_t **ret_items, struct tnd_error *err)
+{
+	json_t *items = json_array();
+	int r = reg->ops->phase_list(reg->ctx, id, after, limit, registry_transitions_visit, items, err);
+
+	if (r < 0) {
+		json_decref(items);
+		return r;
+	}
+	*ret_items = items;
+	return 0;
+}
+
+static int registry_idempotency_visit(const struct tnd_idempotency_record *rec, void *userdata)
+{
+	struct idempotent_response *out = userdata;
+
+	tnd_strlcpy(out->request_hash, rec->request_hash ? rec->request_hash : "", sizeof(out->request_hash));
+	out->status = rec->status;
+	out->response = registry_parse_json(rec->response_json, "{}");
+	return 1;
+}
+
+int registry_idempotency_get(struct registry *reg, const char *key, struct idempotent_response *ret,
+			     struct tnd_error *err)
+{
+	struct idempotent_response found = { .response = NULL };
+	int r = reg->ops->idempotency_get(reg->ctx, key, tnd_now_ms(), registry_idempotency_visit, &found, err);
+
+	if (r < 0) {
+		json_decref(found.response);
+		return r;
+	}
+	if (found.response == NULL)
+		return -ENOENT;
+	*ret = found;
+	return 0;
+}
+
+int registry_ping(struct registry *reg, struct tnd_error *err)
+{
+	if (!TND_HAS_FIELD(reg->ops, struct tnd_storage_ops, ping) || reg->ops->ping == NULL)
+		return 0;
+	return reg->ops->ping(reg->ctx, err);
+}
+
+int registry_maintain(struct registry *reg, struct tnd_error *err)
+{
+	if (!TND_HAS_FIELD(reg->ops, struct tnd_storage_ops, maintain) || reg->ops->maintain == NULL)
+		return 0;
+	return reg->ops->maintain(reg->ctx, tnd_now_ms(), err);
+}
+
+/* --- writing ------------------------------------------------------------------ */
+
+void registry_txn_init(struct registry_txn *txn)
+{
+	memset(txn, 0, sizeof(*txn));
+	txn->idempotency_index = -1;
+}
+
+void registry_txn_clear(struct registry_txn *txn)
+{
+	for (size_t i = 0; i < txn->n; i++)
+		free(txn->records[i]);
+	for (size_t i = 0; i < txn->n_strings; i++)
+		free(txn->strings[i]);
+	free(txn->strings);
+	registry_txn_init(txn);
+}
+
+static const char *txn_keep(struct registry_txn *txn, char *owned)
+{
+	if (owned == NULL)
+		return NULL;
+	txn->strings = tnd_xrealloc(txn->strings, (txn->n_strings + 1) * sizeof(*txn->strings));
+	txn->strings[txn->n_strings++] = owned;
+	return owned;
+}
+
+static const char *txn_str(struct registry_txn *txn, const char *s)
+{
+	return txn_keep(txn, tnd_xstrdup(s));
+}
+
+static const char *txn_json(struct registry_txn *txn, const json_t *value)
+{
+	return txn_keep(txn, json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER));
+}
+
+static void txn_push(struct registry_txn *txn, uint32_t kind, int64_t expect_revision, void *record)
+{
+	if (txn->n >= REGISTRY_TXN_MAX_WRITES)
+		abort(); /* a programming error: a mutation never writes this many rows */
+	txn->records[txn->n] = record;
+	txn->writes[txn->n].kind = kind;
+	txn->writes[txn->n].expect_revision = expect_revision;
+	txn->writes[txn->n].record = record;
+	txn->n++;
+}
+
+void registry_txn_put_tenant(struct registry_txn *txn, const struct tenant_row *row, int64_t expect_revision)
+{
+	struct tnd_tenant_record *rec = tnd_xcalloc(1, sizeof(*rec));
+
+	rec->size = sizeof(*rec);
+	rec->id = txn_str(txn, row->id);
+	rec->revision = row->revision;
+	rec->version = row->version;
+	rec->observed_version = row->observed_version;
+	rec->phase = lifecycle_phase_name(row->phase);
+	rec->state = lifecycle_state_name(row->state);
+	rec->plan = txn_str(txn, row->plan);
+	rec->isolation = txn_str(txn, row->isolation);
+	rec->region = txn_str(txn, row->region);
+	rec->labels_json = txn_json(txn, row->labels);
+	rec->manifest_json = txn_json(txn, row->manifest);
+	rec->status_json = txn_json(txn, row->status);
+	rec->created_ms = row->created_ms;
+	rec->updated_ms = row->updated_ms;
+	txn_push(txn, expect_revision < 0 ? TND_WRITE_TENANT_INSERT : TND_WRITE_TENANT_UPDATE,
+		 expect_revision < 0 ? 0 : expect_revision, rec);
+}
+
+void registry_txn_add_version(struct registry_txn *txn, const char *id, int64_t version, const json_t *manifest,
+			      const char *actor, const char *request_id, int64_t time_ms)
+{
+	struct tnd_version_record *rec = tnd_xcalloc(1, sizeof(*rec));
+
+	rec->size = sizeof(*rec);
+	rec->tenant_id = txn_str(txn, id);
+	rec->version = version;
+	rec->manifest_json = txn_json(txn, manifest);
+	rec->actor = txn_str(txn, actor);
+	rec->request_id = txn_str(txn, request_id);
+	rec->time_ms = time_ms;
+	txn_push(txn, TND_WRITE_VERSION_APPEND, 0, rec);
+}
+
+void registry_txn_add_transition(struct registry_txn *txn, const char *id, enum tnd_phase from, enum tnd_phase to,
+				 int64_t version, const char *actor, const char *request_id, const char *reason,
+				 int64_t time_ms)
+{
+	struct tnd_phase_record *rec = tnd_xcalloc(1, sizeof(*rec));
+
+	rec->size = sizeof(*rec);
+	rec->tenant_id = txn_str(txn, id);
+	rec->from_phase = from == TND_PHASE_INVALID ? NULL : lifecycle_phase_name(from);
+	rec->to_phase = lifecycle_phase_name(to);
+	rec->version = version;
+	rec->actor = txn_str(txn, actor);
+	rec->request_id = txn_str(txn, request_id);
+	rec->reason = txn_str(txn, reason);
+	rec->time_ms = time_ms;
+	txn_push(txn, TND_WRITE_PHASE_APPEND, 0, rec);
+}
+
+void registry_txn_add_idempotency(struct registry_txn *txn, const char *key, const char *request_hash, int status,
+				  const json_t *response, int64_t now_ms, int64_t ttl_ms)
+{
+	struct tnd_idempotency_record *rec = tnd_xcalloc(1, sizeof(*rec));
+
+	rec->size = sizeof(*rec);
+	rec->key = txn_str(txn, key);
+	rec->request_hash = txn_str(txn, request_hash);
+	rec->status = status;
+	rec->response_json = txn_json(txn, response);
+	rec->created_ms = now_ms;
+	rec->expires_ms = now_ms + ttl_ms;
+	txn->idempotency_index = (int)txn->n;
+	txn_push(txn, TND_WRITE_IDEMPOTENCY_INSERT, 0, rec);
+}
+
+int registry_commit(struct registry *reg, struct registry_txn *txn, size_t *ret_failed_index,
+		    struct tnd_error *err)
+{
+	size_t failed = SIZE_MAX;
+	int r = reg->ops->commit(reg->ctx, txn->writes, txn->n, &failed, err);
+
+	if (r < 0 && ret_failed_index)
+		*ret_failed_index = failed;
+	return r;
+}

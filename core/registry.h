@@ -1,0 +1,113 @@
+/*
+ * registry.h — the core's only door to the storage driver.
+ *
+ * Reads copy driver records into owned structs/JSON; writes are collected
+ * in a struct registry_txn (one mutation = one txn = one storage commit, the
+ * transaction rule of DESIGN.md §1).  Later issues add audit, outbox and
+ * reconcile-work writes to the same txn builder.
+ */
+#ifndef TND_REGISTRY_H
+#define TND_REGISTRY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include <tenancyd/storage.h>
+
+#include "lifecycle.h"
+
+struct tnd_loaded_plugin;
+struct registry;
+
+/** An owned copy of a tenant's head row. */
+struct tenant_row {
+	char *id;
+	int64_t revision;
+	int64_t version;
+	int64_t observed_version;
+	enum tnd_phase phase;
+	enum tnd_phase state;     /* desired, as a phase value */
+	char *plan;
+	char *isolation;
+	char *region;             /* may be NULL */
+	json_t *labels;
+	json_t *manifest;
+	json_t *status;
+	int64_t created_ms;
+	int64_t updated_ms;
+};
+
+struct registry *registry_new(const struct tnd_loaded_plugin *storage);
+void registry_free(struct registry *reg);
+bool registry_has_group_commit(const struct registry *reg);
+
+void tenant_row_free(struct tenant_row *row);
+
+/** 0 and a new row, -ENOENT, or another negative errno (detail in @err). */
+int registry_tenant_get(struct registry *reg, const char *id, struct tenant_row **ret_row,
+			struct tnd_error *err);
+
+/** Visit matching rows as owned tenant_rows (the visitor frees nothing; rows
+ *  are freed after it returns).  Return non-zero from @visit to stop. */
+typedef int registry_row_visit_fn(const struct tenant_row *row, void *userdata);
+int registry_tenant_search(struct registry *reg, const struct tnd_tenant_query *query,
+			   registry_row_visit_fn *visit, void *userdata, struct tnd_error *err);
+
+/** Lineage as a JSON array of {version, manifest, actor, requestId, time}. */
+int registry_versions(struct registry *reg, const char *id, int64_t after, uint32_t limit,
+		      json_t **ret_items, struct tnd_error *err);
+/** One version as {version, manifest, actor, requestId, time}; -ENOENT. */
+int registry_version(struct registry *reg, const char *id, int64_t version, json_t **ret_item,
+		     struct tnd_error *err);
+/** Phase transitions as a JSON array of {seq, from, to, version, actor, requestId, reason, time}. */
+int registry_transitions(struct registry *reg, const char *id, int64_t after, uint32_t limit,
+			 json_t **ret_items, struct tnd_error *err);
+
+/** A stored idempotent response: 0 and its fields, or -ENOENT. */
+struct idempotent_response {
+	char request_hash[65];
+	int status;
+	json_t *response;   /* as stored by the API layer */
+};
+int registry_idempotency_get(struct registry *reg, const char *key, struct idempotent_response *ret,
+			     struct tnd_error *err);
+
+int registry_ping(struct registry *reg, struct tnd_error *err);
+int registry_maintain(struct registry *reg, struct tnd_error *err);
+
+/* --- writing -------------------------------------------------------------- */
+
+#define REGISTRY_TXN_MAX_WRITES 16
+
+/** A mutation being assembled.  Strings handed to txn_* are copied. */
+struct registry_txn {
+	struct tnd_write writes[REGISTRY_TXN_MAX_WRITES];
+	size_t n;
+	void *records[REGISTRY_TXN_MAX_WRITES];
+	char **strings;       /* owned copies, freed by registry_txn_clear */
+	size_t n_strings;
+	/* what each write is, for telling conflicts apart after a failed commit */
+	int idempotency_index;  /* -1 if none */
+};
+
+void registry_txn_init(struct registry_txn *txn);
+void registry_txn_clear(struct registry_txn *txn);
+
+/** Insert (expect_revision < 0) or update (expect_revision = stored revision) the head row. */
+void registry_txn_put_tenant(struct registry_txn *txn, const struct tenant_row *row, int64_t expect_revision);
+void registry_txn_add_version(struct registry_txn *txn, const char *id, int64_t version, const json_t *manifest,
+			      const char *actor, const char *request_id, int64_t time_ms);
+void registry_txn_add_transition(struct registry_txn *txn, const char *id, enum tnd_phase from, enum tnd_phase to,
+				 int64_t version, const char *actor, const char *request_id, const char *reason,
+				 int64_t time_ms);
+void registry_txn_add_idempotency(struct registry_txn *txn, const char *key, const char *request_hash, int status,
+				  const json_t *response, int64_t now_ms, int64_t ttl_ms);
+
+/** Commit atomically and durably.  On failure *@ret_failed_index names the
+ *  failing write (compare with txn->idempotency_index). */
+int registry_commit(struct registry *reg, struct registry_txn *txn, size_t *ret_failed_index,
+		    struct tnd_error *err);
+
+#endif /* TND_REGISTRY_H */
