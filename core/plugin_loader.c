@@ -335,7 +335,7 @@ int plugin_load(const struct plugin_load_options *opts, struct plugin_set *set, 
 
 	/* The name becomes part of a path: refuse "../x" before touching the disk. */
 	if (!loader_name_valid(name))
-		return loader_refuse(err, file ? file : (name ? name : "(null)"), -EINVAL,
+		return loader_refuse(err, file ? file : (name && *name ? name : "(unnamed)"), -EINVAL,
 				     "invalid plugin name \"%.*s\": want [a-z][a-z0-9_]{0,63}",
 				     LOADER_NAME_MAX + 1, name ? name : "");
 
