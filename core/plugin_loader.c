@@ -211,6 +211,7 @@ static const char *loader_missing_op(uint32_t kind, const void *ops)
 static int loader_check_descriptor(const struct tnd_plugin *desc, const char *path, enum tnd_plugin_kind kind,
 				   const char *name, const struct plugin_set *set, struct tnd_error *err)
 {
+	const struct tnd_loaded_plugin *loaded;
 	size_t ops_min;
 	const char *op;
 
@@ -247,9 +248,10 @@ static int loader_check_descriptor(const struct tnd_plugin *desc, const char *pa
 	if (strcmp(desc->name, name) != 0)
 		return loader_refuse(err, path, -EINVAL, "name \"%.*s\" does not match the configured name \"%s\"",
 				     LOADER_NAME_MAX, desc->name, name);
-	if (plugin_set_find(set, desc->name) != NULL)
+	loaded = plugin_set_find(set, desc->name);
+	if (loaded != NULL)
 		return loader_refuse(err, path, -EEXIST, "duplicate name \"%s\": already loaded from %s",
-				     desc->name, plugin_set_find(set, desc->name)->path);
+				     desc->name, loaded->path);
 	if (desc->init == NULL || desc->fini == NULL)
 		return loader_refuse(err, path, -EPROTO, "missing mandatory op %s",
 				     desc->init == NULL ? "init" : "fini");

@@ -91,9 +91,7 @@ static char *read_text(const char *path)
 	char *data = NULL;
 	size_t len;
 
-	if (tnd_read_file(path, 1 << 16, &data, &len, &err) < 0)
-		return NULL;
-	return data;
+	return tnd_read_file(path, 1 << 16, &data, &len, &err) < 0 ? NULL : data;
 }
 
 static bool is_mapped(const char *path)
@@ -181,8 +179,6 @@ static int test_setup(void **state)
 static int test_teardown(void **state)
 {
 	testutil_log_capture_stop();
-	/* put modes back so the scratch tree can be removed */
-	chmod(scratch_dir, 0700);
 	testutil_rmrf(scratch_dir);
 	free(scratch_dir);
 	return 0;
@@ -461,25 +457,41 @@ static void test_refuse_not_elf(void **state)
 	free(path);
 }
 
-static void test_refuse_no_descriptor(void **state)
-{
-	expect_fixture_refused(TND_PLUGIN_POLICY, "no_descriptor", -ENOEXEC, "missing descriptor: no symbol tnd_plugin_v1");
-}
+/* Fixtures refused for their defect alone; each case runs as its own test. */
+struct refusal_case {
+	enum tnd_plugin_kind kind; /* the section it is loaded into */
+	const char *name;
+	int expected;
+	const char *reason;
+};
 
-static void test_refuse_bad_magic(void **state)
-{
-	expect_fixture_refused(TND_PLUGIN_POLICY, "bad_magic", -ENOEXEC, "bad magic 0x12345678 (expected 0x504e4454)");
-}
+static struct refusal_case refuse_no_descriptor = { TND_PLUGIN_POLICY, "no_descriptor", -ENOEXEC,
+	"missing descriptor: no symbol tnd_plugin_v1" };
+static struct refusal_case refuse_bad_magic = { TND_PLUGIN_POLICY, "bad_magic", -ENOEXEC,
+	"bad magic 0x12345678 (expected 0x504e4454)" };
+static struct refusal_case refuse_wrong_major = { TND_PLUGIN_POLICY, "wrong_major", -EPROTONOSUPPORT,
+	"ABI 2.0 has another major version than the core's 1.0" };
+static struct refusal_case refuse_newer_minor = { TND_PLUGIN_POLICY, "newer_minor", -EPROTONOSUPPORT,
+	"ABI 1.1 is newer than the core's 1.0" };
+static struct refusal_case refuse_wrong_kind = { TND_PLUGIN_STORAGE, "wrong_kind", -EINVAL,
+	"kind isolation (1) does not match the storage section" };
+static struct refusal_case refuse_no_name = { TND_PLUGIN_POLICY, "no_name", -EPROTO, "missing name" };
+static struct refusal_case refuse_mismatched_name = { TND_PLUGIN_POLICY, "mismatched_name", -EINVAL,
+	"name \"renamed_policy\" does not match the configured name \"mismatched_name\"" };
+static struct refusal_case refuse_missing_init = { TND_PLUGIN_POLICY, "missing_init", -EPROTO,
+	"missing mandatory op init" };
+static struct refusal_case refuse_no_ops = { TND_PLUGIN_POLICY, "no_ops", -EPROTO,
+	"missing mandatory policy ops table" };
+static struct refusal_case refuse_missing_op = { TND_PLUGIN_STORAGE, "missing_op", -EPROTO,
+	"missing mandatory op storage.commit" };
+static struct refusal_case refuse_failing_init = { TND_PLUGIN_POLICY, "failing_init", -EINVAL,
+	"init failed: failing_init refuses to start, as designed (Invalid argument)" };
 
-static void test_refuse_wrong_major(void **state)
+static void test_refusal(void **state)
 {
-	expect_fixture_refused(TND_PLUGIN_POLICY, "wrong_major", -EPROTONOSUPPORT,
-			       "ABI 2.0 has another major version than the core's 1.0");
-}
+	const struct refusal_case *c = *state;
 
-static void test_refuse_newer_minor(void **state)
-{
-	expect_fixture_refused(TND_PLUGIN_POLICY, "newer_minor", -EPROTONOSUPPORT, "ABI 1.1 is newer than the core's 1.0");
+	expect_fixture_refused(c->kind, c->name, c->expected, c->reason);
 }
 
 static void test_refuse_truncated_descriptor(void **state)
@@ -499,23 +511,6 @@ static void test_refuse_truncated_ops(void **state)
 
 	expect_fixture_refused(TND_PLUGIN_STORAGE, "truncated_ops", -EPROTO, reason);
 	free(reason);
-}
-
-static void test_refuse_wrong_kind(void **state)
-{
-	expect_fixture_refused(TND_PLUGIN_STORAGE, "wrong_kind", -EINVAL,
-			       "kind isolation (1) does not match the storage section");
-}
-
-static void test_refuse_no_name(void **state)
-{
-	expect_fixture_refused(TND_PLUGIN_POLICY, "no_name", -EPROTO, "missing name");
-}
-
-static void test_refuse_mismatched_name(void **state)
-{
-	expect_fixture_refused(TND_PLUGIN_POLICY, "mismatched_name", -EINVAL,
-			       "name \"renamed_policy\" does not match the configured name \"mismatched_name\"");
 }
 
 static void test_refuse_duplicate(void **state)
@@ -569,27 +564,6 @@ static void test_refuse_invalid_requested_name(void **state)
 		assert_int_equal(strlen(longest), 64);
 		assert_int_equal(plugin_load(&opts, &set, TND_PLUGIN_POLICY, longest, NULL, NULL, NULL, &err), -ENOENT);
 	}
-}
-
-static void test_refuse_missing_init(void **state)
-{
-	expect_fixture_refused(TND_PLUGIN_POLICY, "missing_init", -EPROTO, "missing mandatory op init");
-}
-
-static void test_refuse_no_ops(void **state)
-{
-	expect_fixture_refused(TND_PLUGIN_POLICY, "no_ops", -EPROTO, "missing mandatory policy ops table");
-}
-
-static void test_refuse_missing_op(void **state)
-{
-	expect_fixture_refused(TND_PLUGIN_STORAGE, "missing_op", -EPROTO, "missing mandatory op storage.commit");
-}
-
-static void test_refuse_failing_init(void **state)
-{
-	expect_fixture_refused(TND_PLUGIN_POLICY, "failing_init", -EINVAL,
-			       "init failed: failing_init refuses to start, as designed (Invalid argument)");
 }
 
 /* --- check-only mode ---------------------------------------------------------------------- */
@@ -800,6 +774,7 @@ static void test_print(void **state)
 }
 
 #define LOADER_TEST(fn) cmocka_unit_test_setup_teardown(fn, test_setup, test_teardown)
+#define LOADER_REFUSAL_TEST(c) { "test_" #c, test_refusal, test_setup, test_teardown, &(c) }
 #define LOADER_KIND_TEST(c)                                                                          \
 	{ "test_good_plugin(" #c ")", test_good_plugin, test_setup, test_teardown, &(c) }
 
@@ -819,21 +794,21 @@ int main(void)
 		LOADER_TEST(test_refuse_missing_file),
 		LOADER_TEST(test_allow_unsafe_permissions),
 		LOADER_TEST(test_refuse_not_elf),
-		LOADER_TEST(test_refuse_no_descriptor),
-		LOADER_TEST(test_refuse_bad_magic),
-		LOADER_TEST(test_refuse_wrong_major),
-		LOADER_TEST(test_refuse_newer_minor),
+		LOADER_REFUSAL_TEST(refuse_no_descriptor),
+		LOADER_REFUSAL_TEST(refuse_bad_magic),
+		LOADER_REFUSAL_TEST(refuse_wrong_major),
+		LOADER_REFUSAL_TEST(refuse_newer_minor),
 		LOADER_TEST(test_refuse_truncated_descriptor),
 		LOADER_TEST(test_refuse_truncated_ops),
-		LOADER_TEST(test_refuse_wrong_kind),
-		LOADER_TEST(test_refuse_no_name),
-		LOADER_TEST(test_refuse_mismatched_name),
+		LOADER_REFUSAL_TEST(refuse_wrong_kind),
+		LOADER_REFUSAL_TEST(refuse_no_name),
+		LOADER_REFUSAL_TEST(refuse_mismatched_name),
 		LOADER_TEST(test_refuse_duplicate),
 		LOADER_TEST(test_refuse_invalid_requested_name),
-		LOADER_TEST(test_refuse_missing_init),
-		LOADER_TEST(test_refuse_no_ops),
-		LOADER_TEST(test_refuse_missing_op),
-		LOADER_TEST(test_refuse_failing_init),
+		LOADER_REFUSAL_TEST(refuse_missing_init),
+		LOADER_REFUSAL_TEST(refuse_no_ops),
+		LOADER_REFUSAL_TEST(refuse_missing_op),
+		LOADER_REFUSAL_TEST(refuse_failing_init),
 		LOADER_TEST(test_check_only_calls_check_config_not_init),
 		LOADER_TEST(test_lookup_build_dir_then_dir),
 		LOADER_TEST(test_load_all_order),
