@@ -85,6 +85,20 @@ void manifest_error_add(json_t *errors, const char *path, const char *fmt, ...)
 	free(reason);
 }
 
+const char *manifest_excerpt(const char *s, struct manifest_excerpt *buf)
+{
+	size_t cut = MANIFEST_EXCERPT_MAX;
+
+	if (strlen(s) <= MANIFEST_EXCERPT_MAX)
+		return s;
+	/* s[cut] is the first byte left out; never leave half a character */
+	while (cut > 0 && ((unsigned char)s[cut] & 0xc0) == 0x80)
+		cut--;
+	memcpy(buf->text, s, cut);
+	memcpy(buf->text + cut, "...", sizeof("..."));
+	return buf->text;
+}
+
 /* Report where the first invalid byte is.  '\n' never occurs inside a
  * multi-byte sequence, so checking line by line finds the right line. */
 static int manifest_check_encoding(const char *data, size_t len, json_t *errors)

@@ -17,6 +17,17 @@
 #include "conf.h"
 #include "manifest.h"
 
+/* Messages quote user input; a 100 kB value is no clearer than its start. */
+#define MANIFEST_EXCERPT_MAX 64
+struct manifest_excerpt {
+	char text[MANIFEST_EXCERPT_MAX + sizeof("...")];
+};
+/** @s itself if short, else its first MANIFEST_EXCERPT_MAX bytes (cut on a
+ *  character boundary) and "..." in @buf. */
+const char *manifest_excerpt(const char *s, struct manifest_excerpt *buf);
+/* for use as a printf argument: the buffer lives until the end of the block */
+#define MANIFEST_EXCERPT(s) manifest_excerpt((s), &(struct manifest_excerpt){ { 0 } })
+
 /* spec.quotas members, in schema (and canonical output) order. */
 struct manifest_quota_field {
 	const char *name;     /* "storageGb" */

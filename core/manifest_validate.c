@@ -31,6 +31,9 @@
 #define MANIFEST_MAX_LABELS 64
 #define MANIFEST_MAX_DISPLAY_NAME 200
 #define MANIFEST_MAX_ALLOWED_REGIONS 16
+/* A hostile body can hold a hundred thousand unknown fields; the answer
+ * need not list them all. */
+#define MANIFEST_MAX_REPORTED_PROBLEMS 100
 
 const struct manifest_quota_field manifest_quota_fields[4] = {
 	{ "computeUnits", offsetof(struct tnd_quotas, compute_units) },
@@ -53,13 +56,14 @@ static void manifest_problem(struct manifest_check *c, const char *path, const c
 	va_list ap;
 	char *reason;
 
+	if (++c->n_problems > MANIFEST_MAX_REPORTED_PROBLEMS)
+		return;
 	va_start(ap, fmt);
 	if (vasprintf(&reason, fmt, ap) < 0)
 		abort();
 	va_end(ap);
 	manifest_error_add(c->errors, path, "%s", reason);
 	free(reason);
-	c->n_problems++;
 }
 
 /* "spec" + "plan" → "spec.plan"; caller frees. */
@@ -221,11 +225,11 @@ static void manifest_check_labels(struct manifest_check *c, const json_t *labels
 
 		if (!manifest_label_valid(key))
 			manifest_problem(c, path, "invalid label key '%s': must match [A-Za-z0-9._-]{1,63}",
-					 key);
+					 MANIFEST_EXCERPT(key));
 		if (manifest_expect(c, path, value, JSON_STRING) &&
 		    !manifest_label_valid(json_string_value(value)))
 			manifest_problem(c, path, "invalid label value '%s': must match [A-Za-z0-9._-]{1,63}",
-					 json_string_value(value));
+					 MANIFEST_EXCERPT(json_string_value(value)));
 	}
 }
 
@@ -240,7 +244,7 @@ static void manifest_check_metadata(struct manifest_check *c, const json_t *meta
 		manifest_problem(c, "metadata.id",
 				 "invalid tenant id '%s': must match ^[a-z][a-z0-9-]{1,38}[a-z0-9]$ "
 				 "(3 to 40 lower-case letters, digits and dashes)",
-				 json_string_value(v));
+				 MANIFEST_EXCERPT(json_string_value(v)));
 
 	v = manifest_member(c, metadata, "metadata", "displayName", JSON_STRING, false);
 	if (v) {
@@ -302,7 +306,7 @@ static void manifest_check_isolation(struct manifest_check *c, const json_t *spe
 	if (bit == 0) {
 		manifest_problem(c, "spec.isolation",
 				 "unknown isolation mode '%s': expected shared, dedicated or hybrid",
-				 json_string_value(v));
+				 MANIFEST_EXCERPT(json_string_value(v)));
 	} else if (plan && !(plan->isolation_modes & bit)) {
 		_cleanup_free_ char *allowed = manifest_isolation_list(plan->isolation_modes);
 
@@ -324,7 +328,8 @@ static void manifest_check_state(struct manifest_check *c, const json_t *spec)
 	/* spec.state is spelled in lower case; "Active" is a phase, not a state */
 	if (phase == TND_PHASE_INVALID || strcmp(s, lifecycle_state_name(phase)) != 0)
 		manifest_problem(c, "spec.state",
-				 "unknown state '%s': expected draft, active, suspended or archived", s);
+				 "unknown state '%s': expected draft, active, suspended or archived",
+				 MANIFEST_EXCERPT(s));
 	else if (!lifecycle_state_requestable(phase))
 		manifest_problem(c, "spec.state",
 				 "state '%s' cannot be requested in a manifest; delete the tenant with "
@@ -342,13 +347,13 @@ static const struct tnd_region_conf *manifest_check_region(struct manifest_check
 		return NULL;
 	region = conf_region(c->conf, json_string_value(v));
 	if (region == NULL)
-		manifest_problem(c, path, "unknown region '%s'", json_string_value(v));
+		manifest_problem(c, path, "unknown region '%s'", MANIFEST_EXCERPT(json_string_value(v)));
 	return region;
 }
 
-static bool manifest_string_array_has(const json_t *array, const char *s, size_t before)
+static bool manifest_string_array_has(const json_t *array, const char *s)
 {
-	for (size_t i = 0; i < before && i < json_array_size(array); i++)
+	for (size_t i = 0; i < json_array_size(array); i++)
 		if (tnd_streq(json_string_value(json_array_get(array, i)), s))
 			return true;
 	return false;
@@ -362,10 +367,12 @@ static const json_t *manifest_check_allowed_regions(struct manifest_check *c, co
 	const char *path = "spec.placement.allowedRegions";
 	const json_t *regions = manifest_member(c, placement, "spec.placement", "allowedRegions",
 						JSON_ARRAY, false);
+	_cleanup_free_ bool *seen = NULL;  /* by index in conf->regions: linear even for huge arrays */
 	size_t n;
 
 	if (regions == NULL)
 		return NULL;
+	seen = tnd_xcalloc(c->conf ? c->conf->n_regions : 0, sizeof(*seen));
 	n = json_array_size(regions);
 	if (n < 1 || n > MANIFEST_MAX_ALLOWED_REGIONS)
 		manifest_problem(c, path, "must list 1 to %d regions, got %zu", MANIFEST_MAX_ALLOWED_REGIONS, n);
@@ -376,12 +383,13 @@ static const json_t *manifest_check_allowed_regions(struct manifest_check *c, co
 
 		if (region == NULL)
 			continue;
-		if (manifest_string_array_has(regions, region->name, i))
+		if (seen[region - c->conf->regions])
 			manifest_problem(c, item, "duplicate region '%s'", region->name);
 		else if (zone && strcmp(region->residency, zone) != 0)
 			manifest_problem(c, item, "region %s is in residency zone %s, not %s%s", region->name,
 					 region->residency, zone,
 					 zone_defaulted ? " (the plan's default residency)" : "");
+		seen[region - c->conf->regions] = true;
 	}
 	return n >= 1 && n <= MANIFEST_MAX_ALLOWED_REGIONS ? regions : NULL;
 }
@@ -405,7 +413,7 @@ static void manifest_check_placement(struct manifest_check *c, const json_t *pla
 			zone = json_string_value(v);
 		else
 			manifest_problem(c, "spec.placement.residency", "unknown residency zone '%s'",
-					 json_string_value(v));
+					 MANIFEST_EXCERPT(json_string_value(v)));
 	}
 
 	allowed = manifest_check_allowed_regions(c, placement, zone, zone_defaulted);
@@ -413,7 +421,7 @@ static void manifest_check_placement(struct manifest_check *c, const json_t *pla
 	v = json_object_get(placement, "preferredRegion");
 	if (v) {
 		preferred = manifest_check_region(c, "spec.placement.preferredRegion", v);
-		if (preferred && allowed && !manifest_string_array_has(allowed, preferred->name, SIZE_MAX))
+		if (preferred && allowed && !manifest_string_array_has(allowed, preferred->name))
 			manifest_problem(c, "spec.placement.preferredRegion",
 					 "preferredRegion %s is not among allowedRegions", preferred->name);
 	}
@@ -470,7 +478,7 @@ static void manifest_check_spec(struct manifest_check *c, const json_t *spec)
 			_cleanup_free_ char *plans = manifest_plan_list(c->conf);
 
 			manifest_problem(c, "spec.plan", "unknown plan '%s' (known plans: %s)",
-					 json_string_value(v), *plans ? plans : "none");
+					 MANIFEST_EXCERPT(json_string_value(v)), *plans ? plans : "none");
 		}
 	}
 
@@ -504,11 +512,11 @@ int manifest_validate(const json_t *doc, const struct tnd_conf *conf, json_t *er
 	v = manifest_member(&c, doc, "", "apiVersion", JSON_STRING, true);
 	if (v && strcmp(json_string_value(v), MANIFEST_API_VERSION) != 0)
 		manifest_problem(&c, "apiVersion", "unsupported apiVersion '%s'; expected %s",
-				 json_string_value(v), MANIFEST_API_VERSION);
+				 MANIFEST_EXCERPT(json_string_value(v)), MANIFEST_API_VERSION);
 	v = manifest_member(&c, doc, "", "kind", JSON_STRING, true);
 	if (v && strcmp(json_string_value(v), MANIFEST_KIND) != 0)
-		manifest_problem(&c, "kind", "unsupported kind '%s'; expected %s", json_string_value(v),
-				 MANIFEST_KIND);
+		manifest_problem(&c, "kind", "unsupported kind '%s'; expected %s",
+				 MANIFEST_EXCERPT(json_string_value(v)), MANIFEST_KIND);
 	v = manifest_member(&c, doc, "", "metadata", JSON_OBJECT, true);
 	if (v)
 		manifest_check_metadata(&c, v);
@@ -517,5 +525,8 @@ int manifest_validate(const json_t *doc, const struct tnd_conf *conf, json_t *er
 		manifest_check_spec(&c, v);
 	manifest_check_members(&c, doc, "", known, server_owned);
 
+	if (c.n_problems > MANIFEST_MAX_REPORTED_PROBLEMS)
+		manifest_error_add(errors, "", "%zu more problems not shown",
+				   c.n_problems - MANIFEST_MAX_REPORTED_PROBLEMS);
 	return c.n_problems == 0 ? 0 : -EINVAL;
 }

@@ -168,7 +168,7 @@ static json_t *manifest_yaml_int(struct manifest_yaml_state *st, const yaml_even
 	errno = 0;
 	v = strtoll(s, &end, 10);
 	if (errno == ERANGE || *end != '\0') {
-		manifest_yaml_fail(st, &ev->start_mark, "integer %s is out of range", s);
+		manifest_yaml_fail(st, &ev->start_mark, "integer %s is out of range", MANIFEST_EXCERPT(s));
 		return NULL;
 	}
 	return json_integer((json_int_t)v);
@@ -179,12 +179,13 @@ static json_t *manifest_yaml_real(struct manifest_yaml_state *st, const yaml_eve
 	double v;
 
 	if (manifest_yaml_looks_nonfinite(s)) {
-		manifest_yaml_fail(st, &ev->start_mark, "%s: infinity and NaN cannot be represented", s);
+		manifest_yaml_fail(st, &ev->start_mark, "%s: infinity and NaN cannot be represented",
+				   MANIFEST_EXCERPT(s));
 		return NULL;
 	}
 	v = strtod(s, NULL);
 	if (!isfinite(v)) {
-		manifest_yaml_fail(st, &ev->start_mark, "number %s is out of range", s);
+		manifest_yaml_fail(st, &ev->start_mark, "number %s is out of range", MANIFEST_EXCERPT(s));
 		return NULL;
 	}
 	return json_real(v);
@@ -238,7 +239,7 @@ static json_t *manifest_yaml_scalar(struct manifest_yaml_state *st, const yaml_e
 	tag = manifest_yaml_tag_display(tag, tagbuf, sizeof(tagbuf));
 	if (strcmp(tag, "!!str") == 0 || strcmp(tag, "!!null") == 0 || strcmp(tag, "!!bool") == 0 ||
 	    strcmp(tag, "!!int") == 0 || strcmp(tag, "!!float") == 0)
-		manifest_yaml_fail(st, &ev->start_mark, "'%s' is not a valid %s", s, tag);
+		manifest_yaml_fail(st, &ev->start_mark, "'%s' is not a valid %s", MANIFEST_EXCERPT(s), tag);
 	else if (strcmp(tag, "!!map") == 0 || strcmp(tag, "!!seq") == 0)
 		manifest_yaml_fail(st, &ev->start_mark, "tag %s cannot be used on a scalar", tag);
 	else
@@ -295,10 +296,11 @@ static int manifest_yaml_on_scalar(struct manifest_yaml_state *st, const yaml_ev
 	if (!json_is_string(value)) {
 		json_decref(value);
 		return manifest_yaml_fail(st, &ev->start_mark, "mapping key '%s' is not a string",
-					  (const char *)ev->data.scalar.value);
+					  MANIFEST_EXCERPT((const char *)ev->data.scalar.value));
 	}
 	if (json_object_get(top->node, json_string_value(value))) {
-		manifest_yaml_fail(st, &ev->start_mark, "duplicate key '%s'", json_string_value(value));
+		manifest_yaml_fail(st, &ev->start_mark, "duplicate key '%s'",
+				   MANIFEST_EXCERPT(json_string_value(value)));
 		json_decref(value);
 		return -EINVAL;
 	}

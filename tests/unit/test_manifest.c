@@ -174,7 +174,8 @@ static const struct validation_case validation_cases[] = {
 	{ "metadata.displayName", "\"a\\u0085b\"", NULL, NULL, "metadata.displayName", "control characters", 1 },
 	{ "metadata.displayName", "null", NULL, NULL, "metadata.displayName", "expected string", 1 },
 	{ "metadata.labels", "\"x\"", NULL, NULL, "metadata.labels", "expected object", 1 },
-	{ "metadata.labels", "{\"bad key\": \"v\"}", NULL, NULL, "metadata.labels.bad key", "invalid label key 'bad key'", 1 },
+	{ "metadata.labels", "{\"bad key\": \"v\"}", NULL, NULL, "metadata.labels.bad key",
+	  "invalid label key 'bad key'", 1 },
 	{ "metadata.labels.tier", "\"gold!\"", NULL, NULL, "metadata.labels.tier", "invalid label value 'gold!'", 1 },
 	{ "metadata.labels.tier", "5", NULL, NULL, "metadata.labels.tier", "expected string", 1 },
 	{ "metadata.version", "3", NULL, NULL, "metadata.version", "server-owned field", 1 },
@@ -190,22 +191,27 @@ static const struct validation_case validation_cases[] = {
 	{ "spec.isolation", "\"isolated\"", NULL, NULL, "spec.isolation", "unknown isolation mode 'isolated'", 1 },
 	{ "spec.plan", "\"free\"", "spec.quotas", NULL, "spec.isolation",
 	  "isolation dedicated is not allowed by plan free (allowed: shared)", 1 },
-	{ "spec.state", "\"deleted\"", NULL, NULL, "spec.state", "cannot be requested in a manifest; delete the tenant", 1 },
+	{ "spec.state", "\"deleted\"", NULL, NULL, "spec.state",
+	  "cannot be requested in a manifest; delete the tenant", 1 },
 	{ "spec.state", "\"paused\"", NULL, NULL, "spec.state", "unknown state 'paused'", 1 },
 	{ "spec.state", "\"Active\"", NULL, NULL, "spec.state", "unknown state 'Active'", 1 },
 	{ "spec.state", "true", NULL, NULL, "spec.state", "expected string", 1 },
 	{ "spec.region", "\"eu\"", NULL, NULL, "spec.region", "unknown field", 1 },
 	/* placement */
 	{ "spec.placement", "\"eu\"", NULL, NULL, "spec.placement", "expected object", 1 },
-	{ "spec.placement.residency", "\"mars\"", NULL, NULL, "spec.placement.residency", "unknown residency zone 'mars'", 1 },
+	{ "spec.placement.residency", "\"mars\"", NULL, NULL, "spec.placement.residency",
+	  "unknown residency zone 'mars'", 1 },
 	{ "spec.placement.residency", "\"us\"", NULL, NULL, "spec.placement.allowedRegions[1]",
 	  "region eu-central-1 is in residency zone eu, not us", 2 },
-	{ "spec.placement.allowedRegions", "[]", NULL, NULL, "spec.placement.allowedRegions", "must list 1 to 16 regions, got 0", 1 },
-	{ "spec.placement.allowedRegions", "\"eu-west-1\"", NULL, NULL, "spec.placement.allowedRegions", "expected array", 1 },
+	{ "spec.placement.allowedRegions", "[]", NULL, NULL, "spec.placement.allowedRegions",
+	  "must list 1 to 16 regions, got 0", 1 },
+	{ "spec.placement.allowedRegions", "\"eu-west-1\"", NULL, NULL, "spec.placement.allowedRegions",
+	  "expected array", 1 },
 	{ "spec.placement.allowedRegions", "[\"eu-west-1\", \"eu-central-1\", \"us-east-1\"]", NULL, NULL,
 	  "spec.placement.allowedRegions[2]", "region us-east-1 is in residency zone us, not eu", 1 },
 	{ "spec.placement.allowedRegions", "[\"eu-west-1\", \"eu-central-1\", \"us-east-1\"]",
-	  "spec.placement.residency", NULL, "spec.placement.allowedRegions[2]", "not eu (the plan's default residency)", 1 },
+	  "spec.placement.residency", NULL, "spec.placement.allowedRegions[2]",
+	  "not eu (the plan's default residency)", 1 },
 	{ "spec.placement.allowedRegions", "[\"eu-west-1\", \"eu-west-1\"]", NULL, NULL,
 	  "spec.placement.allowedRegions[1]", "duplicate region 'eu-west-1'", 1 },
 	{ "spec.placement.allowedRegions", "[\"eu-west-1\", \"nowhere\"]", NULL, NULL,
@@ -306,6 +312,55 @@ static void test_generated_limits(void **state)
 	json_decref(doc);
 }
 
+static void test_problem_flood(void **state)
+{
+	json_t *doc = parse(base_json, MANIFEST_FORMAT_JSON), *regions = json_array(), *errors;
+	char name[16];
+	int64_t start;
+
+	for (int i = 0; i < 5000; i++) {
+		snprintf(name, sizeof(name), "x%d", i);
+		json_object_set_new(doc, name, json_true());
+	}
+	for (int i = 0; i < 50000; i++)
+		json_array_append_new(regions, json_string(i % 2 ? "eu-west-1" : "eu-north-1"));
+	json_object_set_new(json_object_get(json_object_get(doc, "spec"), "placement"), "allowedRegions",
+			    regions);
+	start = tnd_monotonic_us();
+	errors = validate_errors(doc);
+	/* linear: well under a second even under valgrind */
+	assert_true(tnd_monotonic_us() - start < 2 * 1000 * 1000);
+	assert_int_equal(json_array_size(errors), 101);
+	assert_true(fixture_has_error(errors, "spec.placement.allowedRegions", "got 50000"));
+	assert_true(fixture_has_error(errors, "spec.placement.allowedRegions[2]", "duplicate region 'eu-north-1'"));
+	/* 1 size + 49998 duplicates + 5000 unknown fields, 100 of them shown */
+	assert_true(fixture_has_error(errors, "", "54899 more problems not shown"));
+	json_decref(errors);
+	json_decref(doc);
+}
+
+static void test_long_values_quoted_briefly(void **state)
+{
+	json_t *doc = parse(base_json, MANIFEST_FORMAT_JSON), *errors, *e;
+	char plan[300];
+	size_t i;
+
+	/* 99 × "é" then "x…": the cut at 64 bytes falls inside no character */
+	plan[0] = 'p';
+	for (i = 1; i < 199; i += 2)
+		memcpy(plan + i, "\xc3\xa9", 2);
+	memset(plan + i, 'x', sizeof(plan) - i - 1);
+	plan[sizeof(plan) - 1] = '\0';
+	json_object_set_new(json_object_get(doc, "spec"), "plan", json_string(plan));
+	errors = validate_errors(doc);
+	e = json_array_get(errors, 0);
+	assert_string_equal(json_string_value(json_object_get(e, "path")), "spec.plan");
+	assert_non_null(strstr(json_string_value(json_object_get(e, "reason")), "...' (known plans"));
+	assert_true(strlen(json_string_value(json_object_get(e, "reason"))) < 150);
+	json_decref(errors);
+	json_decref(doc);
+}
+
 static void test_all_problems_reported(void **state)
 {
 	json_t *doc = parse(base_json, MANIFEST_FORMAT_JSON), *errors;
@@ -390,7 +445,8 @@ static void test_yaml_and_json_agree(void **state)
 	free(from_yaml);
 }
 
-#define MINIMAL(spec) "{\"apiVersion\":\"tenancy/v1\",\"kind\":\"Tenant\",\"metadata\":{\"id\":\"acme\"},\"spec\":" spec "}"
+#define MINIMAL(spec) \
+	"{\"apiVersion\":\"tenancy/v1\",\"kind\":\"Tenant\",\"metadata\":{\"id\":\"acme\"},\"spec\":" spec "}"
 
 static void assert_same_meaning(const char *a, const char *b, bool same)
 {
@@ -423,8 +479,8 @@ static void test_normalize_defaults(void **state)
 			    MINIMAL("{\"state\":\"active\",\"isolation\":\"shared\",\"plan\":\"business\","
 				    "\"placement\":{\"residency\":\"eu\"},\"quotas\":{}}"),
 			    true);
-	assert_same_meaning("{\"apiVersion\":\"tenancy/v1\",\"kind\":\"Tenant\",\"metadata\":{\"id\":\"acme\",\"labels\":{}},"
-			    "\"spec\":{\"plan\":\"business\"}}",
+	assert_same_meaning("{\"apiVersion\":\"tenancy/v1\",\"kind\":\"Tenant\","
+			    "\"metadata\":{\"id\":\"acme\",\"labels\":{}},\"spec\":{\"plan\":\"business\"}}",
 			    MINIMAL("{\"plan\":\"business\"}"), true);
 	assert_same_meaning(MINIMAL("{\"plan\":\"business\",\"quotas\":{\"storageGb\":5,\"computeUnits\":2}}"),
 			    MINIMAL("{\"quotas\":{\"computeUnits\":2,\"storageGb\":5},\"plan\":\"business\"}"), true);
@@ -433,8 +489,10 @@ static void test_normalize_defaults(void **state)
 	assert_same_meaning(MINIMAL("{\"plan\":\"business\"}"),
 			    MINIMAL("{\"plan\":\"business\",\"isolation\":\"dedicated\"}"), false);
 	/* allowedRegions order is the fallback order, so it matters */
-	assert_same_meaning(MINIMAL("{\"plan\":\"business\",\"placement\":{\"allowedRegions\":[\"eu-west-1\",\"eu-north-1\"]}}"),
-			    MINIMAL("{\"plan\":\"business\",\"placement\":{\"allowedRegions\":[\"eu-north-1\",\"eu-west-1\"]}}"),
+	assert_same_meaning(MINIMAL("{\"plan\":\"business\","
+				    "\"placement\":{\"allowedRegions\":[\"eu-west-1\",\"eu-north-1\"]}}"),
+			    MINIMAL("{\"plan\":\"business\","
+				    "\"placement\":{\"allowedRegions\":[\"eu-north-1\",\"eu-west-1\"]}}"),
 			    false);
 }
 
@@ -459,6 +517,8 @@ int main(void)
 		cmocka_unit_test(test_validation_rules),
 		cmocka_unit_test(test_generated_limits),
 		cmocka_unit_test(test_all_problems_reported),
+		cmocka_unit_test(test_problem_flood),
+		cmocka_unit_test(test_long_values_quoted_briefly),
 		cmocka_unit_test(test_not_an_object),
 		cmocka_unit_test(test_yaml_and_json_agree),
 		cmocka_unit_test(test_normalize_defaults),

@@ -24,6 +24,8 @@
 
 #define TENANT(spec) \
 	"{\"apiVersion\":\"tenancy/v1\",\"kind\":\"Tenant\",\"metadata\":{\"id\":\"acme\"},\"spec\":" spec "}"
+/* a business-plan tenant (residency eu by default) with these placement members */
+#define BUSINESS(placement) TENANT("{\"plan\":\"business\",\"placement\":{" placement "}}")
 
 static int setup(void **state)
 {
@@ -118,12 +120,10 @@ static void test_allowed_order(void **state)
 {
 	struct tnd_conf *conf = *state;
 
-	assert_region(conf, TENANT("{\"plan\":\"business\",\"placement\":{\"allowedRegions\":[\"eu-north-1\",\"eu-west-1\"]}}"),
-		      "eu-north-1");
-	assert_region(conf, TENANT("{\"plan\":\"business\",\"placement\":{\"allowedRegions\":[\"eu-west-1\",\"eu-north-1\"]}}"),
-		      "eu-west-1");
+	assert_region(conf, BUSINESS("\"allowedRegions\":[\"eu-north-1\",\"eu-west-1\"]"), "eu-north-1");
+	assert_region(conf, BUSINESS("\"allowedRegions\":[\"eu-west-1\",\"eu-north-1\"]"), "eu-west-1");
 	fixture_conf_region(conf, "eu-north-1")->enabled = false;
-	assert_region(conf, TENANT("{\"plan\":\"business\",\"placement\":{\"allowedRegions\":[\"eu-north-1\",\"eu-central-1\",\"eu-west-1\"]}}"),
+	assert_region(conf, BUSINESS("\"allowedRegions\":[\"eu-north-1\",\"eu-central-1\",\"eu-west-1\"]"),
 		      "eu-central-1");
 }
 
