@@ -153,7 +153,8 @@ static int conf_parse_listen(struct conf_reader *reader, config_setting_t *where
 		free(host);
 		goto bad;
 	}
-	if (port_text[0] == '\0' || strlen(port_text) > 5 || strspn(port_text, CONF_CHARS_DIGIT) != strlen(port_text)) {
+	if (port_text[0] == '\0' || strlen(port_text) > 5 ||
+	    strspn(port_text, CONF_CHARS_DIGIT) != strlen(port_text)) {
 		free(host);
 		goto bad;
 	}

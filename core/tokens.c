@@ -143,30 +143,31 @@ static bool tokens_parse_hash(const char *field, char out[65])
 	return true;
 }
 
-/* One non-comment line, split into @fields (NUL-terminated in place). */
+/*
+ * One non-comment line, split into @fields (NUL-terminated in place).
+ * Messages never quote a field: the file is secret, and a misplaced field
+ * may well be a hash or a raw token.
+ */
 static int tokens_parse_line(char **fields, size_t n_fields, const char *path, unsigned line,
 			     struct tokens_entry *entry, struct tnd_error *err)
 {
 	enum tnd_role role;
-	char cause[256];
+	char cause[128];
 
 	if (n_fields < 3)
 		return tokens_fail(err, path, line,
 				   "expected '<name> <role> sha256:<64 hex digits> [<tenant-id>]'");
 	if (n_fields > 4)
 		return tokens_fail(err, path, line, "too many fields (at most 4)");
-	if (!tokens_name_valid(fields[0])) {
-		snprintf(cause, sizeof(cause), "token name '%.64s' is invalid (want [A-Za-z0-9._-]{1,64})",
-			 fields[0]);
-		return tokens_fail(err, path, line, cause);
-	}
+	if (tokens_well_formed(fields[0]))
+		return tokens_fail(err, path, line,
+				   "the name field holds a raw token; the file must hold only its hash");
+	if (!tokens_name_valid(fields[0]))
+		return tokens_fail(err, path, line, "token name is invalid (want [A-Za-z0-9._-]{1,64})");
 	role = role_parse(fields[1]);
-	if (role == TND_ROLE_NONE) {
-		snprintf(cause, sizeof(cause),
-			 "unknown role '%.32s' (want admin, operator, auditor, viewer or tenant)", fields[1]);
-		return tokens_fail(err, path, line, cause);
-	}
-	/* The hash is not echoed: it is as good as a password for offline guessing. */
+	if (role == TND_ROLE_NONE)
+		return tokens_fail(err, path, line,
+				   "unknown role (want admin, operator, auditor, viewer or tenant)");
 	if (!tokens_parse_hash(fields[2], entry->hash))
 		return tokens_fail(err, path, line, "third field must be 'sha256:' followed by 64 hex digits");
 	if (role == TND_ROLE_TENANT && n_fields < 4)
@@ -175,11 +176,8 @@ static int tokens_parse_line(char **fields, size_t n_fields, const char *path, u
 		snprintf(cause, sizeof(cause), "role '%s' takes no tenant id", role_name(role));
 		return tokens_fail(err, path, line, cause);
 	}
-	if (n_fields == 4 && !tokens_tenant_id_valid(fields[3])) {
-		snprintf(cause, sizeof(cause), "tenant id '%.48s' is invalid (want ^[a-z][a-z0-9-]{1,38}[a-z0-9]$)",
-			 fields[3]);
-		return tokens_fail(err, path, line, cause);
-	}
+	if (n_fields == 4 && !tokens_tenant_id_valid(fields[3]))
+		return tokens_fail(err, path, line, "tenant id is invalid (want ^[a-z][a-z0-9-]{1,38}[a-z0-9]$)");
 
 	tnd_strlcpy(entry->principal.name, fields[0], sizeof(entry->principal.name));
 	entry->principal.role = role;
