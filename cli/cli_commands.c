@@ -299,7 +299,7 @@ int cli_cmd_list(struct cli_ctx *ctx, const struct cli_list_options *opts)
 		cli_table_print(table, ctx->out);
 	}
 	if (more && !opts->all)
-		fprintf(ctx->err, "(more tenants exist: this is the first page of %zu; use --all to list every page)\n",
+		fprintf(ctx->err, "(more tenants exist than these %zu; use --all to list every page)\n",
 			json_array_size(json_object_get(page, "items")));
 out:
 	json_decref(page);
