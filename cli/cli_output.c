@@ -88,7 +88,7 @@ size_t cli_table_rows(const struct cli_table *table)
 	return table->n_rows;
 }
 
-static void table_print_row(char *const *cells, const size_t *widths, size_t n, FILE *out)
+static void output_table_row(char *const *cells, const size_t *widths, size_t n, FILE *out)
 {
 	for (size_t i = 0; i < n; i++) {
 		fputs(cells[i], out);
@@ -110,9 +110,9 @@ void cli_table_print(const struct cli_table *table, FILE *out)
 				widths[c] = w;
 		}
 	}
-	table_print_row(table->headers, widths, table->n_columns, out);
+	output_table_row(table->headers, widths, table->n_columns, out);
 	for (size_t r = 0; r < table->n_rows; r++)
-		table_print_row(table->rows[r], widths, table->n_columns, out);
+		output_table_row(table->rows[r], widths, table->n_columns, out);
 	free(widths);
 }
 
@@ -167,7 +167,7 @@ void cli_format_age(int64_t seconds, char out[CLI_AGE_MAX])
 		snprintf(out, CLI_AGE_MAX, "%lldy", (long long)(days / 365));
 }
 
-static bool time_digits(const char *s, int n, int *ret)
+static bool output_digits(const char *s, int n, int *ret)
 {
 	int v = 0;
 
@@ -189,10 +189,10 @@ int cli_parse_time(const char *text, int64_t *ret_ms)
 
 	if (text == NULL || strlen(text) < 20)
 		return -EINVAL;
-	if (!time_digits(text, 4, &year) || text[4] != '-' || !time_digits(text + 5, 2, &month) || text[7] != '-' ||
-	    !time_digits(text + 8, 2, &day) || (text[10] != 'T' && text[10] != 't') ||
-	    !time_digits(text + 11, 2, &hour) || text[13] != ':' || !time_digits(text + 14, 2, &minute) ||
-	    text[16] != ':' || !time_digits(text + 17, 2, &second))
+	if (!output_digits(text, 4, &year) || text[4] != '-' || !output_digits(text + 5, 2, &month) || text[7] != '-' ||
+	    !output_digits(text + 8, 2, &day) || (text[10] != 'T' && text[10] != 't') ||
+	    !output_digits(text + 11, 2, &hour) || text[13] != ':' || !output_digits(text + 14, 2, &minute) ||
+	    text[16] != ':' || !output_digits(text + 17, 2, &second))
 		return -EINVAL;
 	p = text + 19;
 	if (*p == '.') {
