@@ -1,0 +1,87 @@
+/*
+ * cli_commands.h — the commands of tenancyctl, each one or a few API calls
+ * and what they print.  A command prints its own errors (once, where it
+ * knows the context) and returns 0 or a negative errno; tenancyctl.c maps
+ * that to the exit code.
+ */
+#ifndef TND_CLI_COMMANDS_H
+#define TND_CLI_COMMANDS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <jansson.h>
+
+#include "cli_http.h"
+
+enum cli_output_format {
+	CLI_OUTPUT_TABLE,
+	CLI_OUTPUT_JSON,
+};
+
+/* What every command works with. */
+struct cli_ctx {
+	struct cli_http *http;
+	enum cli_output_format output;
+	const char *if_match;          /* If-Match value as sent ("\"3\"" or "*"), or NULL */
+	const char *idempotency_key;   /* or NULL */
+	bool have_token;               /* for the hint after a 401 */
+	FILE *out;
+	FILE *err;
+	int64_t now_ms;                /* for ages */
+};
+
+struct cli_list_options {
+	const char *state;
+	const char *isolation;
+	const char *region;
+	const char *plan;
+	const char *const *labels;     /* "key=value" */
+	size_t n_labels;
+	unsigned limit;                /* page size; 0: the server's default */
+	bool all;                      /* follow nextCursor through every page */
+};
+
+enum cli_lifecycle_action {
+	CLI_SUSPEND,
+	CLI_RESUME,
+	CLI_ARCHIVE,
+	CLI_DELETE,
+};
+
+/* Apply input larger than this is refused. */
+#define CLI_APPLY_MAX_BYTES (64u * 1024 * 1024)
+
+/**
+ * Apply every document of @files ("-" is stdin): nothing is sent unless
+ * every file reads and splits cleanly; then each document is applied in
+ * turn, a failing one does not stop the others (a connection failure
+ * does).  -EINVAL if the input was unusable, -EIO if any document failed.
+ */
+int cli_cmd_apply(struct cli_ctx *ctx, const char *const *files, size_t n_files);
+int cli_cmd_get(struct cli_ctx *ctx, const char *id);
+int cli_cmd_list(struct cli_ctx *ctx, const struct cli_list_options *opts);
+int cli_cmd_history(struct cli_ctx *ctx, const char *id);
+int cli_cmd_lifecycle(struct cli_ctx *ctx, enum cli_lifecycle_action action, const char *id);
+int cli_cmd_plans(struct cli_ctx *ctx);
+int cli_cmd_regions(struct cli_ctx *ctx);
+
+/* --- shared by the command files ------------------------------------------------- */
+
+/**
+ * Send @req and parse a 2xx JSON answer into *@ret_json.  Anything else is
+ * printed to ctx->err (with @context, which may be NULL) and returns
+ * -ENOTCONN (no answer: connection failure, timeout), -EFBIG (oversized
+ * answer), -EPROTO (an HTTP error status) or -EBADMSG (a 2xx that is not
+ * JSON).  With @allow_404, a 404 returns -ENOENT silently.  On success the
+ * response itself goes to *@ret_resp if that is not NULL.
+ */
+int cli_call(struct cli_ctx *ctx, const struct cli_request *req, const char *context, bool allow_404,
+	     json_t **ret_json, struct cli_response *ret_resp);
+
+/** "/v1/tenants/<escaped id><suffix>" (caller frees). */
+char *cli_tenant_path(const char *id, const char *suffix);
+
+#endif /* TND_CLI_COMMANDS_H */

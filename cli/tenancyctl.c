@@ -1,0 +1,460 @@
+/*
+ * tenancyctl.c — the operator CLI's entry point: the command line (global
+ * and per-command options, help), endpoint and token resolution, and
+ * dispatch to the commands in cli_commands.c and cli_cmd_apply.c.
+ *
+ * Exit codes: 0 success, 1 failure (HTTP error, no connection, invalid
+ * input), 2 usage (unknown command or option, missing argument).
+ */
+#include "autoconfig.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli_commands.h"
+#include "cli_config.h"
+#include "cli_http.h"
+#include "util.h"
+
+#define EXIT_USAGE 2
+#define CTL_MAX_LABELS 8
+#define CTL_MAX_FILES 64
+
+enum ctl_command {
+	CMD_NONE,
+	CMD_APPLY,
+	CMD_GET,
+	CMD_LIST,
+	CMD_HISTORY,
+	CMD_SUSPEND,
+	CMD_RESUME,
+	CMD_ARCHIVE,
+	CMD_DELETE,
+	CMD_PLANS,
+	CMD_REGIONS,
+};
+
+/* Options that only some commands take. */
+enum {
+	OPT_FILE = 1u << 0,
+	OPT_LIST = 1u << 1,     /* --state --isolation --region --plan --label --limit --all */
+	OPT_WRITE = 1u << 2,    /* --if-match --idempotency-key */
+};
+
+static const struct ctl_command_def {
+	const char *name;
+	enum ctl_command command;
+	unsigned options;
+	bool takes_id;
+	const char *synopsis;
+	const char *help;
+} ctl_commands[] = {
+	{ "apply", CMD_APPLY, OPT_FILE | OPT_WRITE, false, "apply -f FILE|- [-f FILE]...",
+	  "Apply every manifest in each FILE (a YAML stream of documents, or one JSON\n"
+	  "document; - reads stdin).  Each document is sent as written to PUT\n"
+	  "/v1/tenants/<metadata.id>.  Nothing is sent if a file cannot be read or\n"
+	  "parsed; a document that fails does not stop the others.  Prints\n"
+	  "  tenant/<id> created|configured|unchanged (version N)\n"
+	  "With --idempotency-key KEY and several documents, document N uses KEY#N.\n" },
+	{ "get", CMD_GET, 0, true, "get ID",
+	  "Show one tenant: id, display name, phase, version, plan, isolation,\n"
+	  "region, residency, labels, creation and update times.\n" },
+	{ "list", CMD_LIST, OPT_LIST, false,
+	  "list [--state S] [--isolation I] [--region R] [--plan P] [--label K=V]... [--limit N] [--all]",
+	  "List tenants, ordered by id: ID PHASE PLAN ISOLATION REGION VERSION AGE.\n"
+	  "  --state S        draft, active, suspended, archived or deleted\n"
+	  "  --isolation I    shared, dedicated or hybrid\n"
+	  "  --region R       placed in region R\n"
+	  "  --plan P         on plan P\n"
+	  "  --label K=V      with label K=V (repeatable, all must match, at most 8)\n"
+	  "  --limit N        page size, 1 to 1000 (server default 100)\n"
+	  "  --all            follow the cursor through every page\n" },
+	{ "history", CMD_HISTORY, 0, true, "history ID",
+	  "Show every version of a tenant (VERSION TIME ACTOR REQUEST-ID), then its\n"
+	  "phase transitions (SEQ FROM TO VERSION TIME ACTOR REASON).\n" },
+	{ "suspend", CMD_SUSPEND, OPT_WRITE, true, "suspend ID", "Suspend an Active tenant.\n" },
+	{ "resume", CMD_RESUME, OPT_WRITE, true, "resume ID", "Resume a Suspended tenant.\n" },
+	{ "archive", CMD_ARCHIVE, OPT_WRITE, true, "archive ID", "Archive an Active or Suspended tenant.\n" },
+	{ "delete", CMD_DELETE, OPT_WRITE, true, "delete ID",
+	  "Delete a Draft or Archived tenant.  The id stays taken for ever.\n" },
+	{ "plans", CMD_PLANS, 0, false, "plans",
+	  "List the plans: CODE ISOLATION DEFAULT RESIDENCY QUOTAS(cu/gb/epm/ops)\n"
+	  "(compute units, storage GB, events per minute, concurrent operations).\n" },
+	{ "regions", CMD_REGIONS, 0, false, "regions", "List the regions: NAME RESIDENCY ENABLED STANDBY CAPACITY.\n" },
+};
+
+static const char ctl_global_help[] =
+	"Global options:\n"
+	"  --url URL               API endpoint (env TENANCYD_URL, config url, default " CLI_DEFAULT_URL ")\n"
+	"  --token TOKEN           bearer token (env TENANCYD_TOKEN)\n"
+	"  --token-file FILE       read the token from FILE, mode 0600 (env TENANCYD_TOKEN_FILE,\n"
+	"                          config token-file)\n"
+	"  -o, --output FORMAT     table (default) or json: the server's JSON, pretty-printed\n"
+	"      --request-id ID     send X-Request-Id ID (1-128 of A-Z a-z 0-9 . _ : -)\n"
+	"      --if-match VERSION  with apply/suspend/resume/archive/delete: only if the tenant\n"
+	"                          is at VERSION (or * for any existing tenant)\n"
+	"      --idempotency-key KEY  with apply/suspend/resume/archive/delete\n"
+	"      --timeout SECONDS   per request (default 30)\n"
+	"  -v, --verbose           show each HTTP exchange on stderr (never the token)\n"
+	"  -h, --help              show help (after a command: that command's help)\n"
+	"      --version           print the version\n"
+	"\n"
+	"Config file: $TENANCYCTL_CONFIG or ~/.config/tenancyctl/config, lines\n"
+	"'url = URL' and 'token-file = PATH'.  Exit codes: 0 ok, 1 error, 2 usage.\n";
+
+static void ctl_usage(FILE *out)
+{
+	fputs("Usage: tenancyctl [global options] <command> [args]\n\nCommands:\n", out);
+	for (size_t i = 0; i < TND_ARRAY_SIZE(ctl_commands); i++)
+		fprintf(out, "  %s\n", ctl_commands[i].synopsis);
+	fputc('\n', out);
+	fputs(ctl_global_help, out);
+}
+
+static void ctl_command_usage(const struct ctl_command_def *def, FILE *out)
+{
+	fprintf(out, "Usage: tenancyctl [global options] %s\n\n%s\n%s", def->synopsis, def->help, ctl_global_help);
+}
+
+static int ctl_usage_error(const char *fmt, ...) TND_PRINTF(1, 2);
+static int ctl_usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("tenancyctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs("\nTry 'tenancyctl --help'.\n", stderr);
+	return EXIT_USAGE;
+}
+
+/* --- the command line ------------------------------------------------------------------- */
+
+struct ctl_args {
+	const char *url, *token, *token_file, *request_id, *if_match_version, *idempotency_key;
+	enum cli_output_format output;
+	long timeout_s;
+	bool verbose, help, version;
+	unsigned given;  /* OPT_* of the options seen */
+	const char *files[CTL_MAX_FILES];
+	size_t n_files;
+	struct cli_list_options list;
+	const char *labels[CTL_MAX_LABELS];
+	const char *positional[8];
+	size_t n_positional;
+};
+
+static bool ctl_parse_number(const char *text, long min, long max, long *ret)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(text, &end, 10);
+	if (*text == '\0' || *end != '\0' || errno || v < min || v > max)
+		return false;
+	*ret = v;
+	return true;
+}
+
+static bool ctl_request_id_valid(const char *id)
+{
+	size_t len = strlen(id);
+
+	if (len == 0 || len > 128)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!((id[i] >= 'A' && id[i] <= 'Z') || (id[i] >= 'a' && id[i] <= 'z') || (id[i] >= '0' && id[i] <= '9') ||
+		      id[i] == '.' || id[i] == '_' || id[i] == ':' || id[i] == '-'))
+			return false;
+	return true;
+}
+
+static bool ctl_printable(const char *s, size_t max)
+{
+	size_t len = strlen(s);
+
+	if (len == 0 || len > max)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return false;
+	return true;
+}
+
+/* Parse @argv into @args; 0, or EXIT_USAGE after printing why. */
+static int ctl_parse(int argc, char **argv, struct ctl_args *args)
+{
+	enum {
+		O_URL = 256, O_TOKEN, O_TOKEN_FILE, O_REQUEST_ID, O_IF_MATCH, O_IDEMPOTENCY_KEY, O_TIMEOUT,
+		O_VERSION, O_STATE, O_ISOLATION, O_REGION, O_PLAN, O_LABEL, O_LIMIT, O_ALL,
+	};
+	static const struct option options[] = {
+		{ "url", required_argument, NULL, O_URL },
+		{ "token", required_argument, NULL, O_TOKEN },
+		{ "token-file", required_argument, NULL, O_TOKEN_FILE },
+		{ "output", required_argument, NULL, 'o' },
+		{ "request-id", required_argument, NULL, O_REQUEST_ID },
+		{ "if-match", required_argument, NULL, O_IF_MATCH },
+		{ "idempotency-key", required_argument, NULL, O_IDEMPOTENCY_KEY },
+		{ "timeout", required_argument, NULL, O_TIMEOUT },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, O_VERSION },
+		{ "filename", required_argument, NULL, 'f' },
+		{ "state", required_argument, NULL, O_STATE },
+		{ "isolation", required_argument, NULL, O_ISOLATION },
+		{ "region", required_argument, NULL, O_REGION },
+		{ "plan", required_argument, NULL, O_PLAN },
+		{ "label", required_argument, NULL, O_LABEL },
+		{ "limit", required_argument, NULL, O_LIMIT },
+		{ "all", no_argument, NULL, O_ALL },
+		{ NULL, 0, NULL, 0 },
+	};
+	long number;
+	int c;
+
+	args->timeout_s = 30;
+	args->list.labels = args->labels;
+	/* options may come before or after the command, as with kubectl */
+	while ((c = getopt_long(argc, argv, "o:vhf:", options, NULL)) != -1) {
+		switch (c) {
+		case O_URL: args->url = optarg; break;
+		case O_TOKEN: args->token = optarg; break;
+		case O_TOKEN_FILE: args->token_file = optarg; break;
+		case 'v': args->verbose = true; break;
+		case 'h': args->help = true; break;
+		case O_VERSION: args->version = true; break;
+		case 'o':
+			if (strcmp(optarg, "json") == 0)
+				args->output = CLI_OUTPUT_JSON;
+			else if (strcmp(optarg, "table") == 0)
+				args->output = CLI_OUTPUT_TABLE;
+			else
+				return ctl_usage_error("-o takes json or table, not '%s'", optarg);
+			break;
+		case O_REQUEST_ID:
+			if (!ctl_request_id_valid(optarg))
+				return ctl_usage_error("--request-id takes 1 to 128 of A-Z a-z 0-9 . _ : -");
+			args->request_id = optarg;
+			break;
+		case O_IF_MATCH:
+			if (strcmp(optarg, "*") != 0 && !ctl_parse_number(optarg, 1, LONG_MAX, &number))
+				return ctl_usage_error("--if-match takes a tenant version (a positive integer) or *");
+			args->if_match_version = optarg;
+			args->given |= OPT_WRITE;
+			break;
+		case O_IDEMPOTENCY_KEY:
+			if (!ctl_printable(optarg, 255))
+				return ctl_usage_error("--idempotency-key takes 1 to 255 printable characters");
+			args->idempotency_key = optarg;
+			args->given |= OPT_WRITE;
+			break;
+		case O_TIMEOUT:
+			if (!ctl_parse_number(optarg, 1, 86400, &args->timeout_s))
+				return ctl_usage_error("--timeout takes a number of seconds from 1 to 86400");
+			break;
+		case 'f':
+			if (args->n_files == CTL_MAX_FILES)
+				return ctl_usage_error("at most %d -f options", CTL_MAX_FILES);
+			args->files[args->n_files++] = optarg;
+			args->given |= OPT_FILE;
+			break;
+		case O_STATE: args->list.state = optarg; args->given |= OPT_LIST; break;
+		case O_ISOLATION: args->list.isolation = optarg; args->given |= OPT_LIST; break;
+		case O_REGION: args->list.region = optarg; args->given |= OPT_LIST; break;
+		case O_PLAN: args->list.plan = optarg; args->given |= OPT_LIST; break;
+		case O_LABEL:
+			if (strchr(optarg, '=') == NULL || optarg[0] == '=')
+				return ctl_usage_error("--label takes KEY=VALUE, not '%s'", optarg);
+			if (args->list.n_labels == CTL_MAX_LABELS)
+				return ctl_usage_error("at most %d --label filters", CTL_MAX_LABELS);
+			args->labels[args->list.n_labels++] = optarg;
+			args->given |= OPT_LIST;
+			break;
+		case O_LIMIT:
+			if (!ctl_parse_number(optarg, 1, 1000, &number))
+				return ctl_usage_error("--limit takes a number from 1 to 1000");
+			args->list.limit = (unsigned)number;
+			args->given |= OPT_LIST;
+			break;
+		case O_ALL: args->list.all = true; args->given |= OPT_LIST; break;
+		default:
+			/* getopt has said what was wrong */
+			fputs("Try 'tenancyctl --help'.\n", stderr);
+			return EXIT_USAGE;
+		}
+	}
+	for (int i = optind; i < argc; i++) {
+		if (args->n_positional == TND_ARRAY_SIZE(args->positional))
+			return ctl_usage_error("too many arguments");
+		args->positional[args->n_positional++] = argv[i];
+	}
+	if (args->token && args->token_file)
+		return ctl_usage_error("use either --token or --token-file, not both");
+	return 0;
+}
+
+static const struct ctl_command_def *ctl_find_command(const char *name)
+{
+	for (size_t i = 0; i < TND_ARRAY_SIZE(ctl_commands); i++)
+		if (strcmp(ctl_commands[i].name, name) == 0)
+			return &ctl_commands[i];
+	return NULL;
+}
+
+/* Options given that @def does not take; 0 or EXIT_USAGE. */
+static int ctl_check_options(const struct ctl_command_def *def, const struct ctl_args *args)
+{
+	unsigned extra = args->given & ~def->options;
+
+	if (extra & OPT_FILE)
+		return ctl_usage_error("-f goes with apply, not %s", def->name);
+	if (extra & OPT_LIST)
+		return ctl_usage_error("--state, --isolation, --region, --plan, --label, --limit and --all go "
+				       "with list, not %s", def->name);
+	if (extra & OPT_WRITE)
+		return ctl_usage_error("--if-match and --idempotency-key go with apply, suspend, resume, "
+				       "archive and delete, not %s", def->name);
+	if (def->command == CMD_APPLY && args->n_files == 0)
+		return ctl_usage_error("apply needs -f FILE (or -f - for stdin)");
+	if (def->takes_id && args->n_positional < 2)
+		return ctl_usage_error("%s needs a tenant ID", def->name);
+	if (args->n_positional > (def->takes_id ? 2u : 1u))
+		return ctl_usage_error("%s: unexpected argument '%s'", def->name, args->positional[def->takes_id ? 2 : 1]);
+	return 0;
+}
+
+/* --- running -------------------------------------------------------------------------------- */
+
+static int ctl_resolve(const struct ctl_args *args, struct cli_endpoint *endpoint)
+{
+	const char *explicit_config = getenv("TENANCYCTL_CONFIG");
+	char *default_config = NULL;
+	struct cli_sources src = {
+		.flag_url = args->url,
+		.flag_token = args->token,
+		.flag_token_file = args->token_file,
+		.env_url = getenv("TENANCYD_URL"),
+		.env_token = getenv("TENANCYD_TOKEN"),
+		.env_token_file = getenv("TENANCYD_TOKEN_FILE"),
+		.home = getenv("HOME"),
+	};
+	struct tnd_error err = { "" };
+	int r;
+
+	if (explicit_config && explicit_config[0]) {
+		src.config_path = explicit_config;
+		src.config_path_explicit = true;
+	} else {
+		default_config = cli_config_default_path(src.home);
+		src.config_path = default_config;
+	}
+	r = cli_endpoint_resolve(&src, endpoint, &err);
+	if (r < 0)
+		fprintf(stderr, "tenancyctl: %s\n", err.message);
+	free(default_config);
+	return r;
+}
+
+static int ctl_run(const struct ctl_command_def *def, const struct ctl_args *args, struct cli_ctx *ctx)
+{
+	const char *id = def->takes_id ? args->positional[1] : NULL;
+
+	switch (def->command) {
+	case CMD_APPLY: return cli_cmd_apply(ctx, args->files, args->n_files);
+	case CMD_GET: return cli_cmd_get(ctx, id);
+	case CMD_LIST: return cli_cmd_list(ctx, &args->list);
+	case CMD_HISTORY: return cli_cmd_history(ctx, id);
+	case CMD_SUSPEND: return cli_cmd_lifecycle(ctx, CLI_SUSPEND, id);
+	case CMD_RESUME: return cli_cmd_lifecycle(ctx, CLI_RESUME, id);
+	case CMD_ARCHIVE: return cli_cmd_lifecycle(ctx, CLI_ARCHIVE, id);
+	case CMD_DELETE: return cli_cmd_lifecycle(ctx, CLI_DELETE, id);
+	case CMD_PLANS: return cli_cmd_plans(ctx);
+	case CMD_REGIONS: return cli_cmd_regions(ctx);
+	case CMD_NONE: break;
+	}
+	return -EINVAL;
+}
+
+int main(int argc, char **argv)
+{
+	struct ctl_args args = { 0 };
+	const struct ctl_command_def *def;
+	struct cli_endpoint endpoint = { NULL, NULL, NULL, NULL };
+	struct cli_http_options http_opts = { 0 };
+	struct cli_ctx ctx = { 0 };
+	char *if_match = NULL;
+	int r;
+
+	r = ctl_parse(argc, argv, &args);
+	if (r != 0)
+		return r;
+	if (args.version) {
+		printf("tenancyctl %s\n", PACKAGE_VERSION);
+		return 0;
+	}
+	def = args.n_positional ? ctl_find_command(args.positional[0]) : NULL;
+	if (args.help) {
+		if (def)
+			ctl_command_usage(def, stdout);
+		else
+			ctl_usage(stdout);
+		return 0;
+	}
+	if (args.n_positional == 0) {
+		ctl_usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (def == NULL)
+		return ctl_usage_error("unknown command '%s'", args.positional[0]);
+	r = ctl_check_options(def, &args);
+	if (r != 0)
+		return r;
+
+	if (ctl_resolve(&args, &endpoint) < 0)
+		return EXIT_FAILURE;
+	if (args.verbose) {
+		fprintf(stderr, "* URL %s (from %s)\n", endpoint.url, endpoint.url_source);
+		fprintf(stderr, "* token %s%s\n", endpoint.token ? "from " : "none configured",
+			endpoint.token ? endpoint.token_source : "");
+	}
+	http_opts.base_url = endpoint.url;
+	http_opts.token = endpoint.token;
+	http_opts.timeout_s = args.timeout_s;
+	http_opts.request_id = args.request_id;
+	http_opts.verbose = args.verbose ? stderr : NULL;
+	ctx.http = cli_http_new(&http_opts);
+	if (ctx.http == NULL) {
+		fprintf(stderr, "tenancyctl: cannot initialize libcurl\n");
+		cli_endpoint_clear(&endpoint);
+		return EXIT_FAILURE;
+	}
+	if (args.if_match_version)
+		if_match = strcmp(args.if_match_version, "*") == 0 ? tnd_xstrdup("*")
+								    : tnd_xasprintf("\"%s\"", args.if_match_version);
+	ctx.output = args.output;
+	ctx.if_match = if_match;
+	ctx.idempotency_key = args.idempotency_key;
+	ctx.have_token = endpoint.token != NULL;
+	ctx.out = stdout;
+	ctx.err = stderr;
+	ctx.now_ms = tnd_now_ms();
+
+	r = ctl_run(def, &args, &ctx);
+
+	cli_http_free(ctx.http);
+	cli_endpoint_clear(&endpoint);
+	free(if_match);
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		fprintf(stderr, "tenancyctl: cannot write the output: %s\n", strerror(errno));
+		return EXIT_FAILURE;
+	}
+	return r == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,294 @@
+# shellcheck shell=bash disable=SC2034
+# (the TND_* variables are set here for the scripts that source this file)
+#
+# tests/integration/lib.sh — helpers shared by the integration tests, which
+# start the real tenancyd and drive it over HTTP.  Source it from a bash
+# script that `make check` runs (AM_TESTS_ENVIRONMENT exports $top_builddir
+# and $top_srcdir):
+#
+#     #!/bin/bash
+#     set -u
+#     . "$top_srcdir/tests/integration/lib.sh"
+#     tnd_setup                      # scratch dir $TND_TMP; cleanup on any exit
+#     tnd_daemon_start               # tenancyd --dev on 127.0.0.1:<free port>
+#     tnd_curl GET /v1/tenants       # body in $TND_BODY, status in $TND_HTTP_STATUS
+#     tnd_assert_eq 200 "$TND_HTTP_STATUS" "list status"
+#     tnd_run "$top_builddir/tenancyctl" list    # $TND_RC, $TND_OUT, $TND_ERR
+#     tnd_assert_rc 0 "tenancyctl list"
+#     tnd_daemon_stop                # SIGTERM; the daemon must exit 0
+#     tnd_pass
+#
+# What the helpers set:
+#   TND_TMP            scratch directory (removed on exit unless TND_KEEP=1)
+#   TND_STATE          the daemon's state dir ($TND_TMP/state)
+#   TND_URL            http://127.0.0.1:<port>, read from $TND_STATE/api.url
+#   TND_PID            the daemon's pid while it runs
+#   TND_ADMIN_TOKEN_FILE, TND_OPERATOR_TOKEN_FILE, TND_VIEWER_TOKEN_FILE
+#   TND_DAEMON_LOG     the daemon's stdout and stderr
+#
+# Exit statuses follow automake: 0 pass, 1 fail, 77 skip, 99 hard error.
+# Tunables: TND_START_TIMEOUT (seconds to wait for readiness, default 30),
+# TND_STOP_TIMEOUT (seconds to wait after SIGTERM, default 30).
+#
+# Nothing here needs more than bash and coreutils: readiness is probed
+# through bash's /dev/tcp; only tnd_curl needs the curl program (call
+# `tnd_require_cmd curl` first in a test that uses it).
+
+TND_TMP=
+TND_STATE=
+TND_URL=
+TND_PID=
+TND_DAEMON_LOG=
+TND_RC=
+TND_OUT=
+TND_ERR=
+TND_BODY=
+TND_HTTP_STATUS=
+TND_STEP=
+
+# --- outcomes ----------------------------------------------------------------
+
+# tnd_step "what the next checks are about" — shown in the log, and in failures.
+tnd_step() {
+	TND_STEP=$1
+	echo "== $1"
+}
+
+# tnd_fail "message" — report, show the context, exit 1 (cleanup runs).
+tnd_fail() {
+	echo "FAIL${TND_STEP:+ [$TND_STEP]}: $1" >&2
+	if [ -n "$TND_DAEMON_LOG" ] && [ -f "$TND_DAEMON_LOG" ]; then
+		echo "--- last lines of the daemon log ($TND_DAEMON_LOG):" >&2
+		tail -n 20 "$TND_DAEMON_LOG" >&2
+	fi
+	exit 1
+}
+
+# tnd_skip "reason" — exit 77, which automake reports as SKIP.
+tnd_skip() {
+	echo "SKIP: $1" >&2
+	exit 77
+}
+
+# tnd_hard_error "reason" — the test could not even be set up: exit 99.
+tnd_hard_error() {
+	echo "ERROR: $1" >&2
+	exit 99
+}
+
+tnd_pass() {
+	echo "PASS"
+	exit 0
+}
+
+# tnd_require_cmd NAME... — skip unless every program is on $PATH.
+tnd_require_cmd() {
+	local cmd
+	for cmd in "$@"; do
+		command -v "$cmd" >/dev/null 2>&1 || tnd_skip "needs the program $cmd"
+	done
+}
+
+# --- setup and cleanup ---------------------------------------------------------
+
+tnd_cleanup() {
+	local status=$?
+	trap - EXIT
+	if [ -n "$TND_PID" ] && kill -0 "$TND_PID" 2>/dev/null; then
+		# a failing test still must not leave a daemon behind
+		kill -TERM "$TND_PID" 2>/dev/null
+		if ! _tnd_wait_gone "$TND_PID" "${TND_STOP_TIMEOUT:-30}"; then
+			echo "daemon $TND_PID ignored SIGTERM; sending SIGKILL" >&2
+			kill -KILL "$TND_PID" 2>/dev/null
+		fi
+		wait "$TND_PID" 2>/dev/null
+		TND_PID=
+	fi
+	if [ -n "$TND_TMP" ] && [ -d "$TND_TMP" ]; then
+		if [ "${TND_KEEP:-0}" = 1 ]; then
+			echo "kept $TND_TMP" >&2
+		else
+			rm -rf "$TND_TMP"
+		fi
+	fi
+	exit "$status"
+}
+
+# tnd_setup — check the environment, make $TND_TMP, arrange cleanup.
+tnd_setup() {
+	if [ -z "${top_builddir:-}" ] || [ -z "${top_srcdir:-}" ]; then
+		tnd_hard_error "top_builddir and top_srcdir must be set (run through make check)"
+	fi
+	TND_TMP=$(mktemp -d "${TMPDIR:-/tmp}/tnd-it-XXXXXX") || tnd_hard_error "mktemp failed"
+	chmod 700 "$TND_TMP"
+	trap tnd_cleanup EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+	# the daemon is on loopback; a proxy from the environment must not intercept
+	unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
+}
+
+# --- the daemon ------------------------------------------------------------------
+
+# _tnd_wait_gone PID SECONDS — true once PID has exited (polls every 0.1 s).
+_tnd_wait_gone() {
+	local pid=$1 ticks=$(($2 * 10))
+	while kill -0 "$pid" 2>/dev/null; do
+		# an exited child stays a zombie until `wait` reaps it: that is gone too
+		grep -q '^State:[[:space:]]*Z' "/proc/$pid/status" 2>/dev/null && return 0
+		ticks=$((ticks - 1))
+		[ "$ticks" -gt 0 ] || return 1
+		sleep 0.1
+	done
+	return 0
+}
+
+# tnd_http_status PATH — print the HTTP status of GET PATH on $TND_URL, or
+# nothing if the daemon does not answer.  Needs no curl: bash's /dev/tcp.
+tnd_http_status() {
+	local hostport=${TND_URL#http://} line
+	local host=${hostport%:*} port=${hostport##*:}
+	(
+		exec 3<>"/dev/tcp/$host/$port" || exit 1
+		printf 'GET %s HTTP/1.0\r\nHost: %s\r\nConnection: close\r\n\r\n' "$1" "$hostport" >&3
+		IFS=' ' read -r -t 5 _ line _ <&3 && echo "${line%$'\r'}"
+	) 2>/dev/null
+}
+
+# tnd_daemon_start [tenancyd options...] — start `tenancyd --dev` with a fresh
+# state dir on a free port; return once /readyz answers 200.
+tnd_daemon_start() {
+	local ticks=$((${TND_START_TIMEOUT:-30} * 10)) status=
+	[ -x "$top_builddir/tenancyd" ] || tnd_hard_error "$top_builddir/tenancyd is not built"
+	TND_STATE=$TND_TMP/state
+	TND_DAEMON_LOG=$TND_TMP/daemon.log
+	rm -rf "$TND_STATE"
+	"$top_builddir/tenancyd" --dev --state-dir "$TND_STATE" --listen 127.0.0.1:0 "$@" \
+		>"$TND_DAEMON_LOG" 2>&1 </dev/null &
+	TND_PID=$!
+	# port 0: the daemon writes its real URL to api.url once it listens
+	while [ ! -s "$TND_STATE/api.url" ]; do
+		kill -0 "$TND_PID" 2>/dev/null || tnd_fail "tenancyd exited during start-up"
+		ticks=$((ticks - 1))
+		[ "$ticks" -gt 0 ] || tnd_fail "no $TND_STATE/api.url after ${TND_START_TIMEOUT:-30} s"
+		sleep 0.1
+	done
+	TND_URL=$(head -n 1 "$TND_STATE/api.url")
+	case $TND_URL in
+	http://127.0.0.1:[0-9]*) ;;
+	*) tnd_fail "unexpected URL in api.url: '$TND_URL'" ;;
+	esac
+	while status=$(tnd_http_status /readyz); [ "$status" != 200 ]; do
+		kill -0 "$TND_PID" 2>/dev/null || tnd_fail "tenancyd exited before it was ready"
+		ticks=$((ticks - 1))
+		[ "$ticks" -gt 0 ] || tnd_fail "/readyz still says '${status:-no answer}' after ${TND_START_TIMEOUT:-30} s"
+		sleep 0.1
+	done
+	TND_ADMIN_TOKEN_FILE=$TND_STATE/admin.token
+	TND_OPERATOR_TOKEN_FILE=$TND_STATE/operator.token
+	TND_VIEWER_TOKEN_FILE=$TND_STATE/viewer.token
+	[ -s "$TND_ADMIN_TOKEN_FILE" ] || tnd_fail "no admin token in $TND_ADMIN_TOKEN_FILE"
+	echo "tenancyd $TND_PID ready at $TND_URL (state $TND_STATE)"
+}
+
+# tnd_daemon_stop — SIGTERM, wait, and require exit status 0 (a clean drain).
+tnd_daemon_stop() {
+	local pid=$TND_PID status
+	[ -n "$pid" ] || tnd_fail "tnd_daemon_stop: no daemon running"
+	kill -TERM "$pid" || tnd_fail "cannot signal tenancyd $pid"
+	_tnd_wait_gone "$pid" "${TND_STOP_TIMEOUT:-30}" ||
+		tnd_fail "tenancyd $pid still runs ${TND_STOP_TIMEOUT:-30} s after SIGTERM"
+	wait "$pid"
+	status=$?
+	TND_PID=
+	[ "$status" -eq 0 ] || tnd_fail "tenancyd exited with status $status after SIGTERM (expected 0)"
+}
+
+# --- running things ---------------------------------------------------------------
+
+# tnd_run COMMAND [ARGS...] — run it; set TND_RC, TND_OUT (stdout), TND_ERR
+# (stderr).  Redirect stdin at the call site: tnd_run cmd <file.
+tnd_run() {
+	if "$@" >"$TND_TMP/run.out" 2>"$TND_TMP/run.err"; then
+		TND_RC=0
+	else
+		TND_RC=$?
+	fi
+	TND_OUT=$(cat "$TND_TMP/run.out")
+	TND_ERR=$(cat "$TND_TMP/run.err")
+}
+
+# tnd_curl_as TOKEN_FILE METHOD PATH [curl options...] — one request with that
+# token; the body goes to $TND_BODY, the status to $TND_HTTP_STATUS.
+tnd_curl_as() {
+	local token_file=$1 method=$2 path=$3
+	shift 3
+	# the header goes through a private file: a token on a command line is visible in ps
+	(umask 077 && printf 'Authorization: Bearer %s\n' "$(head -n 1 "$token_file")" >"$TND_TMP/curl.auth")
+	TND_HTTP_STATUS=$(curl -sS -o "$TND_TMP/curl.body" -w '%{http_code}' -X "$method" \
+		-H "@$TND_TMP/curl.auth" "$@" "$TND_URL$path") ||
+		tnd_fail "curl $method $path failed"
+	TND_BODY=$(cat "$TND_TMP/curl.body")
+}
+
+# tnd_curl METHOD PATH [curl options...] — as tnd_curl_as, with the admin token.
+tnd_curl() {
+	tnd_curl_as "$TND_ADMIN_TOKEN_FILE" "$@"
+}
+
+# tnd_json [-l] POINTER — read JSON on stdin and print the value at the RFC
+# 6901 pointer (-l: its length); with no argument only check it is JSON.
+tnd_json() {
+	"$top_builddir/tests/integration/jsonq" "$@"
+}
+
+# --- assertions: each prints what was expected and what came ---------------------
+
+_tnd_show_run() {
+	[ -n "$TND_RC" ] || return 0
+	echo "--- last command: exit status $TND_RC" >&2
+	echo "--- stdout:" >&2
+	printf '%s\n' "$TND_OUT" | head -n 40 >&2
+	echo "--- stderr:" >&2
+	printf '%s\n' "$TND_ERR" | head -n 40 >&2
+}
+
+# tnd_assert_eq EXPECTED ACTUAL WHAT
+tnd_assert_eq() {
+	[ "$1" = "$2" ] && return 0
+	printf 'expected %s to be:\n  %s\ngot:\n  %s\n' "$3" "$1" "$2" >&2
+	_tnd_show_run
+	tnd_fail "$3"
+}
+
+# tnd_assert_contains HAYSTACK NEEDLE WHAT — fixed-string match.
+tnd_assert_contains() {
+	case $1 in *"$2"*) return 0 ;; esac
+	printf 'expected %s to contain:\n  %s\ngot:\n%s\n' "$3" "$2" "$1" >&2
+	_tnd_show_run
+	tnd_fail "$3"
+}
+
+# tnd_assert_not_contains HAYSTACK NEEDLE WHAT
+tnd_assert_not_contains() {
+	case $1 in *"$2"*) ;; *) return 0 ;; esac
+	printf 'expected %s NOT to contain:\n  %s\ngot:\n%s\n' "$3" "$2" "$1" >&2
+	_tnd_show_run
+	tnd_fail "$3"
+}
+
+# tnd_assert_match TEXT EXTENDED-REGEX WHAT — some line of TEXT matches.
+tnd_assert_match() {
+	printf '%s\n' "$1" | grep -Eq -- "$2" && return 0
+	printf 'expected a line of %s to match:\n  %s\ngot:\n%s\n' "$3" "$2" "$1" >&2
+	_tnd_show_run
+	tnd_fail "$3"
+}
+
+# tnd_assert_rc EXPECTED WHAT — the exit status of the last tnd_run.
+tnd_assert_rc() {
+	[ "$TND_RC" = "$1" ] && return 0
+	printf 'expected %s to exit with %s, got %s\n' "$2" "$1" "$TND_RC" >&2
+	_tnd_show_run
+	tnd_fail "$2"
+}
