@@ -150,19 +150,17 @@ static json_t *service_status(enum tnd_phase phase, int64_t observed_version, co
  * SEAM — replaced by the controller (reconcile issue).  With no controller
  * and no workers yet, a recorded desired state is settled at once: in the
  * same transaction the phase follows spec.state and observedVersion
- * follows version, with the transition recorded.  The controller will
- * leave phase and observedVersion alone here and move them when the
- * workflow that reaches the desired state completes.
+ * follows version.  The controller will leave phase and observedVersion
+ * alone here and move them when the workflow that reaches the desired
+ * state completes.  Returns the phase the row had before.
  */
-static void service_settle_directly(struct tenant_row *row, enum tnd_phase target, struct registry_txn *txn,
-				    const struct request_ctx *rctx, const char *reason, int64_t now_ms)
+static enum tnd_phase service_settle_directly(struct tenant_row *row, enum tnd_phase target, int64_t now_ms)
 {
 	json_t *placement = json_object_get(row->status, "placement");
+	enum tnd_phase before = row->phase;
 	json_t *status;
 
 	if (row->phase != target) {
-		registry_txn_add_transition(txn, row->id, row->phase, target, row->version, rctx->actor,
-					    rctx->request_id, reason, now_ms);
 		row->phase = target;
 		status = service_status(target, row->version, placement, now_ms);
 	} else {
@@ -172,6 +170,7 @@ static void service_settle_directly(struct tenant_row *row, enum tnd_phase targe
 	row->observed_version = row->version;
 	json_decref(row->status);
 	row->status = status;
+	return before;
 }
 
 /* --- committing ----------------------------------------------------------------------- */
@@ -318,12 +317,17 @@ static enum service_outcome service_create(struct registry *reg, const struct tn
 	row.created_ms = now;
 	row.updated_ms = now;
 
+	service_settle_directly(&row, target, now);
+
+	/* the head row first: lineage and transitions refer to it */
 	registry_txn_init(&txn);
+	registry_txn_put_tenant(&txn, &row, -1);
 	registry_txn_add_version(&txn, id, 1, norm, rctx->actor, rctx->request_id, now);
 	registry_txn_add_transition(&txn, id, TND_PHASE_INVALID, TND_PHASE_DRAFT, 1, rctx->actor, rctx->request_id,
 				    "created", now);
-	service_settle_directly(&row, target, &txn, rctx, "applied", now);
-	registry_txn_put_tenant(&txn, &row, -1);
+	if (target != TND_PHASE_DRAFT)
+		registry_txn_add_transition(&txn, id, TND_PHASE_DRAFT, target, 1, rctx->actor, rctx->request_id,
+					    "applied", now);
 
 	outcome = service_commit(reg, &txn, rctx, service_row_response(201, &row, true), ret_response,
 				 ret_problem);
@@ -380,6 +384,7 @@ static enum service_outcome service_update(struct registry *reg, const struct te
 	const json_t *spec = json_object_get(manifest, "spec");
 	struct registry_txn txn;
 	enum service_outcome outcome;
+	enum tnd_phase before;
 	int64_t now = tnd_now_ms();
 
 	next.revision = row->revision + 1;
@@ -393,10 +398,14 @@ static enum service_outcome service_update(struct registry *reg, const struct te
 	next.status = json_deep_copy(row->status);
 	next.updated_ms = now;
 
+	before = service_settle_directly(&next, target, now);
+
 	registry_txn_init(&txn);
-	registry_txn_add_version(&txn, row->id, next.version, manifest, rctx->actor, rctx->request_id, now);
-	service_settle_directly(&next, target, &txn, rctx, reason, now);
 	registry_txn_put_tenant(&txn, &next, row->revision);
+	registry_txn_add_version(&txn, row->id, next.version, manifest, rctx->actor, rctx->request_id, now);
+	if (before != next.phase)
+		registry_txn_add_transition(&txn, row->id, before, next.phase, next.version, rctx->actor,
+					    rctx->request_id, reason, now);
 	outcome = service_commit(reg, &txn, rctx, service_row_response(200, &next, false), ret_response,
 				 ret_problem);
 	if (outcome == SERVICE_DONE)
