@@ -144,7 +144,10 @@ int store_conn_open(const struct store_settings *settings, bool writer, struct s
 			return r;
 		flags |= SQLITE_OPEN_CREATE;
 	}
-	rc = sqlite3_open_v2(settings->path, &db, flags, NULL);
+	/* Only the writer, and only when each commit syncs the WAL, may
+	 * buffer its WAL appends (see sqlite_walbuf.c). */
+	rc = sqlite3_open_v2(settings->path, &db, flags,
+			     writer && settings->synchronous >= 2 ? STORE_WALBUF_VFS : NULL);
 	if (rc != SQLITE_OK) {
 		char what[600];
 		snprintf(what, sizeof(what), "cannot open %s", settings->path);

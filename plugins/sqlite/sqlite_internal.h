@@ -91,6 +91,16 @@ void store_pool_release(struct store_pool *pool, struct store_conn *conn);
 /** Wait until every connection is back, then close them all. */
 void store_pool_close(struct store_pool *pool);
 
+/* --- WAL write coalescing (sqlite_walbuf.c) ------------------------------------ */
+
+/* The VFS the writer uses when every commit syncs the WAL (FULL, EXTRA). */
+#define STORE_WALBUF_VFS "tenancyd-walbuf"
+
+/** Register the coalescing VFS (counted: one call per open store). */
+int store_walbuf_acquire(struct tnd_error *err);
+/** Undo one store_walbuf_acquire(); the last one unregisters the VFS. */
+void store_walbuf_release(void);
+
 /* --- schema (sqlite_schema.c) ---------------------------------------------------- */
 
 /** The newest schema version this plugin knows. */
@@ -151,6 +161,7 @@ struct store {
 	struct store_conn *writer; /* used only by the current group commit leader */
 	struct store_pool readers;
 	struct store_commit_queue queue;
+	bool walbuf_acquired;
 };
 
 void store_queue_init(struct store_commit_queue *queue);

@@ -216,6 +216,10 @@ static int plugin_init(const struct tnd_host *host, const struct tnd_json *confi
 	r = plugin_settings_parse(host, config, &store->settings, err);
 	if (r < 0)
 		goto fail;
+	r = store_walbuf_acquire(err);
+	if (r < 0)
+		goto fail;
+	store->walbuf_acquired = true;
 	/* The writer first: it creates the file, switches it to WAL and
 	 * migrates the schema before any reader looks at it. */
 	r = store_conn_open(&store->settings, true, &store->writer, err);
@@ -238,6 +242,8 @@ static int plugin_init(const struct tnd_host *host, const struct tnd_json *confi
 
 fail:
 	store_conn_close(store->writer);
+	if (store->walbuf_acquired)
+		store_walbuf_release();
 	plugin_settings_free(&store->settings);
 	free(store);
 	return r;
@@ -255,6 +261,7 @@ static void plugin_fini(void *ctx)
 	/* The writer closes last: as the last connection it checkpoints the
 	 * WAL into the database and removes it. */
 	store_conn_close(store->writer);
+	store_walbuf_release();
 	store_queue_destroy(&store->queue);
 	store->host->log(store->host, TND_LOG_INFO, "registry %s closed", store->settings.path);
 	plugin_settings_free(&store->settings);

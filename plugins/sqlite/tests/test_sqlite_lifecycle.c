@@ -181,6 +181,12 @@ static void test_schema_fresh(void **state)
 	/* every tenant's manifest is in there: owner-only */
 	assert_int_equal(stat(h->db_path, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);
+
+	/* The WAL-coalescing VFS is registered while a store is open and gone
+	 * after the last fini(), so the core may dlclose() the plugin. */
+	assert_non_null(sqlite3_vfs_find("tenancyd-walbuf"));
+	harness_close(h);
+	assert_null(sqlite3_vfs_find("tenancyd-walbuf"));
 }
 
 static void test_schema_newer_refused(void **state)
