@@ -1,0 +1,190 @@
+/*
+ * sqlite_internal.h — what the files of the sqlite storage plugin share:
+ * the plugin context and its settings, connections with their prepared
+ * statement caches, the read connection pool, the group commit queue, and
+ * each file's entry points.  Nothing declared here leaves sqlite.so: the
+ * plugin is built with -fvisibility=hidden and exports only tnd_plugin_v1.
+ */
+#ifndef TND_SQLITE_INTERNAL_H
+#define TND_SQLITE_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <sqlite3.h>
+
+#include <tenancyd/host.h>
+#include <tenancyd/storage.h>
+
+/* Read limits shared by every list op (header: "0: driver default 100"). */
+#define STORE_LIMIT_DEFAULT 100u
+#define STORE_LIMIT_MAX 1000u
+/* Label filters in one search; far above what an API query carries. */
+#define STORE_SEARCH_LABELS_MAX 32u
+
+/* --- settings (sqlite_plugin.c) ------------------------------------------------- */
+
+struct store_settings {
+	char *path;                /* database file; relative paths already joined to state_dir */
+	int synchronous;           /* PRAGMA synchronous level: 1 NORMAL, 2 FULL, 3 EXTRA */
+	const char *synchronous_name;
+	int64_t busy_timeout_ms;
+	uint32_t group_commit_max; /* logical commits per physical transaction */
+	uint32_t readers;          /* read connection pool size */
+};
+
+/* --- connections (sqlite_conn.c) ------------------------------------------------- */
+
+#define STORE_STMT_CACHE_SLOTS 48
+
+struct store_stmt_slot {
+	char *sql;                 /* owned copy, the cache key */
+	uint64_t hash;
+	sqlite3_stmt *stmt;
+	uint64_t last_used;
+};
+
+/* One SQLite connection, used by one thread at a time (SQLITE_OPEN_NOMUTEX),
+ * with its prepared statements kept across calls. */
+struct store_conn {
+	sqlite3 *db;
+	uint64_t use_clock;
+	struct store_stmt_slot slots[STORE_STMT_CACHE_SLOTS];
+};
+
+/* Read connections handed out one per read op. */
+struct store_pool {
+	pthread_mutex_t lock;
+	pthread_cond_t available;
+	struct store_conn **all;
+	struct store_conn **idle;
+	size_t n_all;
+	size_t n_idle;
+};
+
+/** Map a SQLite result code to a negative errno. */
+int store_errno(int rc);
+/** Fill @err with "@what: <sqlite message>" for @rc on @db and return store_errno(@rc). */
+int store_fail(struct tnd_error *err, sqlite3 *db, int rc, const char *what);
+
+/** Open a connection configured as writer (creates the file) or reader (query_only). */
+int store_conn_open(const struct store_settings *settings, bool writer, struct store_conn **ret_conn,
+		    struct tnd_error *err);
+void store_conn_close(struct store_conn *conn);
+/**
+ * A prepared statement for @sql from @conn's cache, bindings cleared.  Hand
+ * it back with store_stmt_done() (resets it, which ends its read snapshot).
+ */
+int store_conn_prepare(struct store_conn *conn, const char *sql, sqlite3_stmt **ret_stmt,
+		       struct tnd_error *err);
+void store_stmt_done(sqlite3_stmt *stmt);
+/** Run one cached statement that returns no rows ("BEGIN", "SAVEPOINT x", ...). */
+int store_conn_run(struct store_conn *conn, const char *sql, struct tnd_error *err);
+
+int store_pool_open(struct store_pool *pool, const struct store_settings *settings,
+		    struct tnd_error *err);
+/** Blocks until a read connection is idle. */
+struct store_conn *store_pool_acquire(struct store_pool *pool);
+void store_pool_release(struct store_pool *pool, struct store_conn *conn);
+/** Wait until every connection is back, then close them all. */
+void store_pool_close(struct store_pool *pool);
+
+/* --- WAL write coalescing (sqlite_walbuf.c) ------------------------------------ */
+
+/* The VFS the writer uses when every commit syncs the WAL (FULL, EXTRA). */
+#define STORE_WALBUF_VFS "tenancyd-walbuf"
+
+/** Register the coalescing VFS (counted: one call per open store). */
+int store_walbuf_acquire(struct tnd_error *err);
+/** Undo one store_walbuf_acquire(); the last one unregisters the VFS. */
+void store_walbuf_release(void);
+
+/* --- schema (sqlite_schema.c) ---------------------------------------------------- */
+
+/** The newest schema version this plugin knows. */
+int store_schema_latest(void);
+/** Bring the database behind @writer to the newest schema; refuse newer ones. */
+int store_schema_migrate(const struct tnd_host *host, struct store_conn *writer, struct tnd_error *err);
+
+/* --- writes (sqlite_write.c) ------------------------------------------------------ */
+
+/* Internal write kind of maintain(): never accepted from the core (the
+ * public kinds are small integers and unknown ones fail with -ENOTSUP). */
+#define STORE_WRITE_PURGE_IDEMPOTENCY 0x7fff0001u
+
+struct store_label {
+	const char *key;           /* point into the prepared write's label block */
+	const char *value;
+};
+
+/* One write after validation in the caller's thread, so the writer (the
+ * group commit leader) only runs SQL. */
+struct store_prepared_write {
+	uint32_t kind;
+	int64_t expect_revision;
+	const void *record;        /* borrowed from the caller, who waits for the result */
+	struct store_label *labels; /* TENANT_* only; owned */
+	size_t n_labels;
+	int64_t purge_before_ms;   /* STORE_WRITE_PURGE_IDEMPOTENCY only */
+};
+
+/**
+ * Validate @writes and extract what the writer needs (labels).  -ENOTSUP for
+ * an unknown kind, -EINVAL for a malformed record; *@ret_failed_index names it.
+ */
+int store_writes_prepare(const struct tnd_host *host, const struct tnd_write *writes, size_t n_writes,
+			 struct store_prepared_write **ret_prepared, size_t *ret_failed_index,
+			 struct tnd_error *err);
+void store_writes_free(struct store_prepared_write *prepared, size_t n_writes);
+/** Apply one write on the writer inside the current transaction. */
+int store_write_apply(struct store_conn *writer, const struct store_prepared_write *write,
+		      struct tnd_error *err);
+
+/* --- group commit (sqlite_commit.c) ---------------------------------------------- */
+
+struct store_commit_request;
+
+struct store_commit_queue {
+	pthread_mutex_t lock;
+	pthread_cond_t idle;       /* signalled when the last leader steps down */
+	struct store_commit_request *head;
+	struct store_commit_request *tail;
+	bool leader_active;
+	bool closing;
+};
+
+struct store {
+	const struct tnd_host *host;
+	struct store_settings settings;
+	struct store_conn *writer; /* used only by the current group commit leader */
+	struct store_pool readers;
+	struct store_commit_queue queue;
+	bool walbuf_acquired;
+};
+
+void store_queue_init(struct store_commit_queue *queue);
+/** Let queued commits finish, then refuse new ones. */
+void store_queue_close(struct store_commit_queue *queue);
+void store_queue_destroy(struct store_commit_queue *queue);
+/**
+ * Run @prepared as one logical commit in the next group transaction and wait
+ * until that transaction is durable (or failed).
+ */
+int store_commit_submit(struct store *store, const struct store_prepared_write *prepared,
+			size_t n_writes, size_t *ret_failed_index, struct tnd_error *err);
+
+/* --- the ops (sqlite_commit.c, sqlite_read.c) ------------------------------------ */
+
+tnd_storage_commit_fn store_commit;
+tnd_storage_tenant_get_fn store_tenant_get;
+tnd_storage_tenant_search_fn store_tenant_search;
+tnd_storage_version_list_fn store_version_list;
+tnd_storage_version_get_fn store_version_get;
+tnd_storage_phase_list_fn store_phase_list;
+tnd_storage_idempotency_get_fn store_idempotency_get;
+tnd_storage_maintain_fn store_maintain;
+tnd_storage_ping_fn store_ping;
+
+#endif /* TND_SQLITE_INTERNAL_H */

@@ -1,0 +1,238 @@
+/*
+ * sqlite_schema.c — the registry's schema and its versioned migrations.
+ *
+ * The schema version lives in PRAGMA user_version and the file is marked as
+ * ours with PRAGMA application_id.  store_schema_migrate() runs on open: it
+ * applies every migration newer than the file, one transaction per step (so
+ * a failing step leaves the file at the previous version), and refuses a
+ * file whose version is newer than this plugin knows: an older tenancyd
+ * must never write to a registry that a newer one has reshaped.
+ *
+ * To change the schema, append one entry to store_migrations[]; never edit
+ * an entry that has shipped.
+ */
+#include "autoconfig.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "sqlite_internal.h"
+
+/* "TndR": tells our registry apart from any other SQLite file. */
+#define STORE_APPLICATION_ID 0x546e6452
+
+struct store_migration {
+	int version;         /* user_version once this step has run */
+	const char *summary; /* for the log */
+	const char *sql;     /* one or more statements */
+};
+
+/* Version 1.  Head rows are never deleted (Deleted is a tombstone phase), so
+ * the primary key alone makes ids unreusable.  Each search filter has an
+ * index ending in id, so a filtered search walks it in id order and stops at
+ * the limit without sorting.  Labels are a table of their own, kept in sync
+ * with tenants.labels_json by the writer, so label filters use an index. */
+static const char store_schema_v1[] =
+	"CREATE TABLE tenants ("
+	" id TEXT PRIMARY KEY NOT NULL,"
+	" revision INTEGER NOT NULL,"
+	" version INTEGER NOT NULL,"
+	" observed_version INTEGER NOT NULL,"
+	" phase TEXT NOT NULL,"
+	" state TEXT NOT NULL,"
+	" plan TEXT NOT NULL,"
+	" isolation TEXT NOT NULL,"
+	" region TEXT,"
+	" labels_json TEXT NOT NULL,"
+	" manifest_json TEXT NOT NULL,"
+	" status_json TEXT NOT NULL,"
+	" created_ms INTEGER NOT NULL,"
+	" updated_ms INTEGER NOT NULL);"
+	"CREATE INDEX tenants_by_phase ON tenants(phase, id);"
+	"CREATE INDEX tenants_by_isolation ON tenants(isolation, id);"
+	"CREATE INDEX tenants_by_region ON tenants(region, id);"
+	"CREATE INDEX tenants_by_plan ON tenants(plan, id);"
+	"CREATE TABLE tenant_labels ("
+	" tenant_id TEXT NOT NULL REFERENCES tenants(id),"
+	" key TEXT NOT NULL,"
+	" value TEXT NOT NULL,"
+	" PRIMARY KEY (tenant_id, key)) WITHOUT ROWID;"
+	"CREATE INDEX tenant_labels_by_value ON tenant_labels(key, value, tenant_id);"
+	"CREATE TABLE tenant_versions ("
+	" tenant_id TEXT NOT NULL REFERENCES tenants(id),"
+	" version INTEGER NOT NULL,"
+	" manifest_json TEXT NOT NULL,"
+	" actor TEXT NOT NULL,"
+	" request_id TEXT,"
+	" time_ms INTEGER NOT NULL,"
+	" PRIMARY KEY (tenant_id, version));"
+	/* AUTOINCREMENT: a seq is never handed out twice, even if old
+	 * transitions are pruned one day. */
+	"CREATE TABLE phase_transitions ("
+	" seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" tenant_id TEXT NOT NULL REFERENCES tenants(id),"
+	" from_phase TEXT,"
+	" to_phase TEXT NOT NULL,"
+	" version INTEGER NOT NULL,"
+	" actor TEXT NOT NULL,"
+	" request_id TEXT,"
+	" reason TEXT,"
+	" time_ms INTEGER NOT NULL);"
+	"CREATE INDEX phase_transitions_by_tenant ON phase_transitions(tenant_id, seq);"
+	"CREATE TABLE idempotency ("
+	" key TEXT PRIMARY KEY NOT NULL,"
+	" request_hash TEXT NOT NULL,"
+	" status INTEGER NOT NULL,"
+	" response_json TEXT NOT NULL,"
+	" created_ms INTEGER NOT NULL,"
+	" expires_ms INTEGER NOT NULL);"
+	"CREATE INDEX idempotency_by_expiry ON idempotency(expires_ms);";
+
+static const struct store_migration store_migrations[] = {
+	{ 1, "initial schema: tenants, labels, versions, phase transitions, idempotency",
+	  store_schema_v1 },
+};
+
+#define STORE_N_MIGRATIONS (sizeof(store_migrations) / sizeof(store_migrations[0]))
+
+int store_schema_latest(void)
+{
+	return store_migrations[STORE_N_MIGRATIONS - 1].version;
+}
+
+static int schema_read_int(struct store_conn *conn, const char *sql, int64_t *ret_value,
+			   struct tnd_error *err)
+{
+	sqlite3_stmt *stmt;
+	int rc, r;
+
+	r = store_conn_prepare(conn, sql, &stmt, err);
+	if (r < 0)
+		return r;
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		*ret_value = sqlite3_column_int64(stmt, 0);
+		r = 0;
+	} else {
+		r = store_fail(err, conn->db, rc, sql);
+	}
+	store_stmt_done(stmt);
+	return r;
+}
+
+static int schema_exec(struct store_conn *conn, const char *sql, struct tnd_error *err)
+{
+	char *message = NULL;
+	int rc = sqlite3_exec(conn->db, sql, NULL, NULL, &message);
+
+	if (rc != SQLITE_OK) {
+		tnd_error_set(err, "schema: %s", message ? message : sqlite3_errstr(rc));
+		sqlite3_free(message);
+		return store_errno(rc) < 0 ? store_errno(rc) : -EIO;
+	}
+	return 0;
+}
+
+/* Check the file is ours and not from the future; with the write lock held
+ * so that two processes opening a fresh file cannot both migrate it. */
+static int schema_check(struct store_conn *conn, int64_t *ret_version, struct tnd_error *err)
+{
+	int64_t application_id = 0, version = 0, n_objects = 0;
+	int r;
+
+	r = schema_read_int(conn, "PRAGMA application_id", &application_id, err);
+	if (r < 0)
+		return r;
+	r = schema_read_int(conn, "PRAGMA user_version", &version, err);
+	if (r < 0)
+		return r;
+	r = schema_read_int(conn, "SELECT count(*) FROM sqlite_master", &n_objects, err);
+	if (r < 0)
+		return r;
+
+	if (application_id != STORE_APPLICATION_ID && (application_id != 0 || n_objects > 0)) {
+		tnd_error_set(err, "%s is not a tenancyd registry (application_id %#llx, %lld schema objects)",
+			      sqlite3_db_filename(conn->db, "main"), (unsigned long long)application_id,
+			      (long long)n_objects);
+		return -EINVAL;
+	}
+	if (version > store_schema_latest()) {
+		tnd_error_set(err,
+			      "%s has registry schema version %lld, newer than the %d this plugin knows; "
+			      "run the tenancyd release that wrote it",
+			      sqlite3_db_filename(conn->db, "main"), (long long)version,
+			      store_schema_latest());
+		return -EPROTONOSUPPORT;
+	}
+	if (version < 0) {
+		tnd_error_set(err, "%s has an invalid registry schema version %lld",
+			      sqlite3_db_filename(conn->db, "main"), (long long)version);
+		return -EINVAL;
+	}
+	*ret_version = version;
+	return 0;
+}
+
+/* One step, in its own transaction. */
+static int schema_step(const struct tnd_host *host, struct store_conn *conn, bool *ret_done,
+		       struct tnd_error *err)
+{
+	const struct store_migration *next = NULL;
+	int64_t version;
+	char sql[96];
+	int r;
+
+	r = store_conn_run(conn, "BEGIN IMMEDIATE", err);
+	if (r < 0)
+		return r;
+	r = schema_check(conn, &version, err);
+	if (r < 0)
+		goto rollback;
+	for (size_t i = 0; i < STORE_N_MIGRATIONS; i++)
+		if (store_migrations[i].version > version) {
+			next = &store_migrations[i];
+			break;
+		}
+	if (next == NULL) {
+		*ret_done = true;
+		return store_conn_run(conn, "ROLLBACK", err);
+	}
+
+	r = schema_exec(conn, next->sql, err);
+	if (r < 0)
+		goto rollback;
+	snprintf(sql, sizeof(sql), "PRAGMA user_version=%d", next->version);
+	r = schema_exec(conn, sql, err);
+	if (r < 0)
+		goto rollback;
+	snprintf(sql, sizeof(sql), "PRAGMA application_id=%d", STORE_APPLICATION_ID);
+	r = schema_exec(conn, sql, err);
+	if (r < 0)
+		goto rollback;
+	r = store_conn_run(conn, "COMMIT", err);
+	if (r < 0)
+		goto rollback;
+	host->log(host, TND_LOG_NOTICE, "registry %s: schema migrated from version %lld to %d (%s)",
+		  sqlite3_db_filename(conn->db, "main"), (long long)version, next->version,
+		  next->summary);
+	*ret_done = false;
+	return 0;
+
+rollback:
+	if (!sqlite3_get_autocommit(conn->db))
+		sqlite3_exec(conn->db, "ROLLBACK", NULL, NULL, NULL);
+	return r;
+}
+
+int store_schema_migrate(const struct tnd_host *host, struct store_conn *writer, struct tnd_error *err)
+{
+	bool done = false;
+	int r;
+
+	while (!done) {
+		r = schema_step(host, writer, &done, err);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}

@@ -1,0 +1,571 @@
+/*
+ * sqlite_write.c — the write kinds of commit(): validating each record in
+ * the calling thread (so the group commit leader spends its time on SQL,
+ * not on JSON), and applying one write inside the writer's transaction with
+ * the preconditions storage.h promises: -EEXIST, -ENOENT, -ESTALE.
+ */
+#include "autoconfig.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sqlite_internal.h"
+
+/* The size of a record as ABI v1 defines it: a core built against v1 fills
+ * at least this much; a newer core may append fields we ignore. */
+#define WRITE_V1_SIZE(type, last) (offsetof(type, last) + sizeof(((type *)0)->last))
+
+/* --- validation, in the caller's thread --------------------------------------------- */
+
+static bool write_has_text(const char *s)
+{
+	return s != NULL && s[0] != '\0';
+}
+
+static int write_check_json_object(const struct tnd_host *host, const char *text, const char *field,
+				   struct tnd_error *err)
+{
+	struct tnd_json *doc = NULL;
+	struct tnd_error json_err = { { 0 } };
+	int type, r;
+
+	if (text == NULL) {
+		tnd_error_set(err, "%s is NULL", field);
+		return -EINVAL;
+	}
+	r = host->json_parse(host, text, strlen(text), &doc, &json_err);
+	if (r < 0) {
+		tnd_error_set(err, "%s is not valid JSON: %s", field, json_err.message);
+		return -EINVAL;
+	}
+	type = host->json_type(host, doc, "");
+	host->json_free(host, doc);
+	if (type != TND_JSON_OBJECT) {
+		tnd_error_set(err, "%s is not a JSON object", field);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* "/<key>" with RFC 6901 escapes (~ → ~0, / → ~1); caller frees. */
+static char *write_pointer_for_key(const char *key)
+{
+	size_t len = strlen(key);
+	char *pointer = malloc(2 * len + 2);
+	char *p = pointer;
+
+	if (pointer == NULL)
+		return NULL;
+	*p++ = '/';
+	for (const char *k = key; *k; k++) {
+		if (*k == '~' || *k == '/') {
+			*p++ = '~';
+			*p++ = *k == '~' ? '0' : '1';
+		} else {
+			*p++ = *k;
+		}
+	}
+	*p = '\0';
+	return pointer;
+}
+
+/* Parse labels_json (a JSON object of strings) into one owned block:
+ * the label array followed by the key and value strings. */
+static int write_labels_parse(const struct tnd_host *host, const char *labels_json,
+			      struct store_prepared_write *pw, struct tnd_error *err)
+{
+	struct tnd_error json_err = { { 0 } };
+	struct tnd_json *doc = NULL;
+	const char **keys = NULL, **values = NULL;
+	struct store_label *labels = NULL;
+	size_t n = 0, text_size = 0;
+	char *text;
+	int r;
+
+	if (labels_json == NULL) {
+		tnd_error_set(err, "labels_json is NULL (use \"{}\" for no labels)");
+		return -EINVAL;
+	}
+	r = host->json_parse(host, labels_json, strlen(labels_json), &doc, &json_err);
+	if (r < 0) {
+		tnd_error_set(err, "labels_json is not valid JSON: %s", json_err.message);
+		return -EINVAL;
+	}
+	if (host->json_type(host, doc, "") != TND_JSON_OBJECT || host->json_get_size(host, doc, "", &n) < 0) {
+		tnd_error_set(err, "labels_json is not a JSON object");
+		r = -EINVAL;
+		goto out;
+	}
+	if (n == 0) {
+		r = 0;
+		goto out;
+	}
+	keys = calloc(n, sizeof(*keys));
+	values = calloc(n, sizeof(*values));
+	if (keys == NULL || values == NULL) {
+		r = -ENOMEM;
+		tnd_error_set(err, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		char *pointer;
+
+		r = host->json_get_key(host, doc, "", i, &keys[i]);
+		if (r < 0) {
+			tnd_error_set(err, "labels_json: cannot read member %zu", i);
+			r = -EINVAL;
+			goto out;
+		}
+		pointer = write_pointer_for_key(keys[i]);
+		if (pointer == NULL) {
+			r = -ENOMEM;
+			tnd_error_set(err, "out of memory");
+			goto out;
+		}
+		r = host->json_get_string(host, doc, pointer, &values[i]);
+		free(pointer);
+		if (r < 0) {
+			tnd_error_set(err, "labels_json: label \"%s\" %s", keys[i],
+				      r == -EINVAL ? "is not a string" : "cannot be read");
+			r = -EINVAL;
+			goto out;
+		}
+		text_size += strlen(keys[i]) + 1 + strlen(values[i]) + 1;
+	}
+
+	labels = malloc(n * sizeof(*labels) + text_size);
+	if (labels == NULL) {
+		r = -ENOMEM;
+		tnd_error_set(err, "out of memory");
+		goto out;
+	}
+	text = (char *)(labels + n);
+	for (size_t i = 0; i < n; i++) {
+		size_t key_len = strlen(keys[i]) + 1, value_len = strlen(values[i]) + 1;
+
+		labels[i].key = memcpy(text, keys[i], key_len);
+		text += key_len;
+		labels[i].value = memcpy(text, values[i], value_len);
+		text += value_len;
+	}
+	pw->labels = labels;
+	pw->n_labels = n;
+	r = 0;
+out:
+	free(keys);
+	free(values);
+	host->json_free(host, doc);
+	return r;
+}
+
+static int write_prepare_tenant(const struct tnd_host *host, const struct tnd_write *write,
+				struct store_prepared_write *pw, struct tnd_error *err)
+{
+	const struct tnd_tenant_record *rec = write->record;
+	int r;
+
+	if (rec->size < WRITE_V1_SIZE(struct tnd_tenant_record, updated_ms)) {
+		tnd_error_set(err, "tenant record has size %u, smaller than ABI v1's", rec->size);
+		return -EINVAL;
+	}
+	if (!write_has_text(rec->id) || !write_has_text(rec->phase) || !write_has_text(rec->state) ||
+	    !write_has_text(rec->plan) || !write_has_text(rec->isolation)) {
+		tnd_error_set(err, "tenant record lacks %s",
+			      !write_has_text(rec->id)	      ? "an id"
+			      : !write_has_text(rec->phase) ? "a phase"
+			      : !write_has_text(rec->state) ? "a state"
+			      : !write_has_text(rec->plan)  ? "a plan"
+							    : "an isolation");
+		return -EINVAL;
+	}
+	/* The stored revision is the optimistic lock: an update must move it
+	 * exactly one step past the revision it was based on. */
+	if (write->kind == TND_WRITE_TENANT_UPDATE && rec->revision != write->expect_revision + 1) {
+		tnd_error_set(err, "tenant %s: update to revision %lld must be based on revision %lld, not %lld",
+			      rec->id, (long long)rec->revision, (long long)rec->revision - 1,
+			      (long long)write->expect_revision);
+		return -EINVAL;
+	}
+	r = write_check_json_object(host, rec->manifest_json, "manifest_json", err);
+	if (r < 0)
+		return r;
+	r = write_check_json_object(host, rec->status_json, "status_json", err);
+	if (r < 0)
+		return r;
+	return write_labels_parse(host, rec->labels_json, pw, err);
+}
+
+static int write_prepare_one(const struct tnd_host *host, const struct tnd_write *write,
+			     struct store_prepared_write *pw, struct tnd_error *err)
+{
+	pw->kind = write->kind;
+	pw->expect_revision = write->expect_revision;
+	pw->record = write->record;
+
+	switch (write->kind) {
+	case TND_WRITE_TENANT_INSERT:
+	case TND_WRITE_TENANT_UPDATE:
+	case TND_WRITE_VERSION_APPEND:
+	case TND_WRITE_PHASE_APPEND:
+	case TND_WRITE_IDEMPOTENCY_INSERT:
+		break;
+	default:
+		tnd_error_set(err, "write kind %u is not supported by this driver", write->kind);
+		return -ENOTSUP;
+	}
+	if (write->record == NULL) {
+		tnd_error_set(err, "write of kind %u has no record", write->kind);
+		return -EINVAL;
+	}
+
+	switch (write->kind) {
+	case TND_WRITE_TENANT_INSERT:
+	case TND_WRITE_TENANT_UPDATE:
+		return write_prepare_tenant(host, write, pw, err);
+	case TND_WRITE_VERSION_APPEND: {
+		const struct tnd_version_record *rec = write->record;
+		if (rec->size < WRITE_V1_SIZE(struct tnd_version_record, time_ms)) {
+			tnd_error_set(err, "version record has size %u, smaller than ABI v1's", rec->size);
+			return -EINVAL;
+		}
+		if (!write_has_text(rec->tenant_id) || !write_has_text(rec->actor)) {
+			tnd_error_set(err, "version record lacks %s",
+				      write_has_text(rec->tenant_id) ? "an actor" : "a tenant id");
+			return -EINVAL;
+		}
+		return write_check_json_object(host, rec->manifest_json, "manifest_json", err);
+	}
+	case TND_WRITE_PHASE_APPEND: {
+		const struct tnd_phase_record *rec = write->record;
+		if (rec->size < WRITE_V1_SIZE(struct tnd_phase_record, time_ms)) {
+			tnd_error_set(err, "phase record has size %u, smaller than ABI v1's", rec->size);
+			return -EINVAL;
+		}
+		if (!write_has_text(rec->tenant_id) || !write_has_text(rec->to_phase) ||
+		    !write_has_text(rec->actor)) {
+			tnd_error_set(err, "phase record lacks %s",
+				      !write_has_text(rec->tenant_id) ? "a tenant id"
+				      : !write_has_text(rec->to_phase) ? "a to_phase"
+								       : "an actor");
+			return -EINVAL;
+		}
+		return 0;
+	}
+	default: { /* TND_WRITE_IDEMPOTENCY_INSERT */
+		const struct tnd_idempotency_record *rec = write->record;
+		if (rec->size < WRITE_V1_SIZE(struct tnd_idempotency_record, expires_ms)) {
+			tnd_error_set(err, "idempotency record has size %u, smaller than ABI v1's", rec->size);
+			return -EINVAL;
+		}
+		if (!write_has_text(rec->key) || !write_has_text(rec->request_hash) ||
+		    rec->response_json == NULL) {
+			tnd_error_set(err, "idempotency record lacks %s",
+				      !write_has_text(rec->key)		 ? "a key"
+				      : !write_has_text(rec->request_hash) ? "a request hash"
+									   : "a response");
+			return -EINVAL;
+		}
+		return 0;
+	}
+	}
+}
+
+int store_writes_prepare(const struct tnd_host *host, const struct tnd_write *writes, size_t n_writes,
+			 struct store_prepared_write **ret_prepared, size_t *ret_failed_index,
+			 struct tnd_error *err)
+{
+	struct store_prepared_write *prepared;
+	int r;
+
+	prepared = calloc(n_writes ? n_writes : 1, sizeof(*prepared));
+	if (prepared == NULL) {
+		tnd_error_set(err, "out of memory");
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n_writes; i++) {
+		r = write_prepare_one(host, &writes[i], &prepared[i], err);
+		if (r < 0) {
+			store_writes_free(prepared, n_writes);
+			*ret_failed_index = i;
+			return r;
+		}
+	}
+	*ret_prepared = prepared;
+	return 0;
+}
+
+void store_writes_free(struct store_prepared_write *prepared, size_t n_writes)
+{
+	if (prepared == NULL)
+		return;
+	for (size_t i = 0; i < n_writes; i++)
+		free(prepared[i].labels);
+	free(prepared);
+}
+
+/* --- applying, in the writer's transaction ----------------------------------------- */
+
+static const char write_sql_tenant_insert[] =
+	"INSERT INTO tenants (id, revision, version, observed_version, phase, state, plan, isolation,"
+	" region, labels_json, manifest_json, status_json, created_ms, updated_ms)"
+	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)";
+static const char write_sql_tenant_update[] =
+	"UPDATE tenants SET revision = ?2, version = ?3, observed_version = ?4, phase = ?5, state = ?6,"
+	" plan = ?7, isolation = ?8, region = ?9, labels_json = ?10, manifest_json = ?11,"
+	" status_json = ?12, created_ms = ?13, updated_ms = ?14"
+	" WHERE id = ?1 AND revision = ?15";
+static const char write_sql_tenant_revision[] = "SELECT revision FROM tenants WHERE id = ?1";
+static const char write_sql_labels_delete[] = "DELETE FROM tenant_labels WHERE tenant_id = ?1";
+static const char write_sql_label_insert[] =
+	"INSERT INTO tenant_labels (tenant_id, key, value) VALUES (?1, ?2, ?3)";
+static const char write_sql_version_append[] =
+	"INSERT INTO tenant_versions (tenant_id, version, manifest_json, actor, request_id, time_ms)"
+	" VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+static const char write_sql_phase_append[] =
+	"INSERT INTO phase_transitions (tenant_id, from_phase, to_phase, version, actor, request_id,"
+	" reason, time_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+/* An expired record is replaced in place; an unexpired one is left alone,
+ * which the writer sees as zero changed rows. */
+static const char write_sql_idempotency_insert[] =
+	"INSERT INTO idempotency (key, request_hash, status, response_json, created_ms, expires_ms)"
+	" VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+	" ON CONFLICT (key) DO UPDATE SET request_hash = excluded.request_hash,"
+	" status = excluded.status, response_json = excluded.response_json,"
+	" created_ms = excluded.created_ms, expires_ms = excluded.expires_ms"
+	" WHERE idempotency.expires_ms <= excluded.created_ms";
+static const char write_sql_idempotency_purge[] = "DELETE FROM idempotency WHERE expires_ms <= ?1";
+
+/* Strings are bound SQLITE_STATIC: the caller owns them and waits in
+ * commit() until the transaction is over. */
+static void write_bind_text(sqlite3_stmt *stmt, int index, const char *text)
+{
+	if (text != NULL)
+		sqlite3_bind_text(stmt, index, text, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(stmt, index);
+}
+
+/* Step a statement that returns no rows and hand it back to the cache. */
+static int write_step(struct store_conn *writer, sqlite3_stmt *stmt, const char *what,
+		      struct tnd_error *err)
+{
+	int rc = sqlite3_step(stmt);
+	int r = rc == SQLITE_DONE ? 0 : store_fail(err, writer->db, rc, what);
+
+	store_stmt_done(stmt);
+	return r;
+}
+
+static int write_labels_replace(struct store_conn *writer, const struct store_prepared_write *pw,
+				bool had_labels, struct tnd_error *err)
+{
+	const struct tnd_tenant_record *rec = pw->record;
+	sqlite3_stmt *stmt;
+	int r;
+
+	if (had_labels) {
+		r = store_conn_prepare(writer, write_sql_labels_delete, &stmt, err);
+		if (r < 0)
+			return r;
+		write_bind_text(stmt, 1, rec->id);
+		r = write_step(writer, stmt, "delete labels", err);
+		if (r < 0)
+			return r;
+	}
+	for (size_t i = 0; i < pw->n_labels; i++) {
+		r = store_conn_prepare(writer, write_sql_label_insert, &stmt, err);
+		if (r < 0)
+			return r;
+		write_bind_text(stmt, 1, rec->id);
+		write_bind_text(stmt, 2, pw->labels[i].key);
+		write_bind_text(stmt, 3, pw->labels[i].value);
+		r = write_step(writer, stmt, "insert label", err);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static void write_bind_tenant(sqlite3_stmt *stmt, const struct tnd_tenant_record *rec)
+{
+	write_bind_text(stmt, 1, rec->id);
+	sqlite3_bind_int64(stmt, 2, rec->revision);
+	sqlite3_bind_int64(stmt, 3, rec->version);
+	sqlite3_bind_int64(stmt, 4, rec->observed_version);
+	write_bind_text(stmt, 5, rec->phase);
+	write_bind_text(stmt, 6, rec->state);
+	write_bind_text(stmt, 7, rec->plan);
+	write_bind_text(stmt, 8, rec->isolation);
+	write_bind_text(stmt, 9, rec->region);
+	write_bind_text(stmt, 10, rec->labels_json);
+	write_bind_text(stmt, 11, rec->manifest_json);
+	write_bind_text(stmt, 12, rec->status_json);
+	sqlite3_bind_int64(stmt, 13, rec->created_ms);
+	sqlite3_bind_int64(stmt, 14, rec->updated_ms);
+}
+
+static int write_tenant_insert(struct store_conn *writer, const struct store_prepared_write *pw,
+			       struct tnd_error *err)
+{
+	const struct tnd_tenant_record *rec = pw->record;
+	sqlite3_stmt *stmt;
+	int r;
+
+	r = store_conn_prepare(writer, write_sql_tenant_insert, &stmt, err);
+	if (r < 0)
+		return r;
+	write_bind_tenant(stmt, rec);
+	r = write_step(writer, stmt, "insert tenant", err);
+	if (r == -EEXIST)
+		tnd_error_set(err, "tenant %s exists (ids are never reused, not even after deletion)",
+			      rec->id);
+	if (r < 0)
+		return r;
+	return write_labels_replace(writer, pw, false, err);
+}
+
+static int write_tenant_update(struct store_conn *writer, const struct store_prepared_write *pw,
+			       struct tnd_error *err)
+{
+	const struct tnd_tenant_record *rec = pw->record;
+	sqlite3_stmt *stmt;
+	int rc, r;
+
+	r = store_conn_prepare(writer, write_sql_tenant_update, &stmt, err);
+	if (r < 0)
+		return r;
+	write_bind_tenant(stmt, rec);
+	sqlite3_bind_int64(stmt, 15, pw->expect_revision);
+	r = write_step(writer, stmt, "update tenant", err);
+	if (r < 0)
+		return r;
+	if (sqlite3_changes(writer->db) == 1)
+		return write_labels_replace(writer, pw, true, err);
+
+	/* Nothing matched: tell a missing tenant from a stale revision. */
+	r = store_conn_prepare(writer, write_sql_tenant_revision, &stmt, err);
+	if (r < 0)
+		return r;
+	write_bind_text(stmt, 1, rec->id);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		tnd_error_set(err, "tenant %s is at revision %lld, not %lld", rec->id,
+			      (long long)sqlite3_column_int64(stmt, 0), (long long)pw->expect_revision);
+		r = -ESTALE;
+	} else if (rc == SQLITE_DONE) {
+		tnd_error_set(err, "tenant %s does not exist", rec->id);
+		r = -ENOENT;
+	} else {
+		r = store_fail(err, writer->db, rc, "read tenant revision");
+	}
+	store_stmt_done(stmt);
+	return r;
+}
+
+static int write_version_append(struct store_conn *writer, const struct tnd_version_record *rec,
+				struct tnd_error *err)
+{
+	sqlite3_stmt *stmt;
+	int r;
+
+	r = store_conn_prepare(writer, write_sql_version_append, &stmt, err);
+	if (r < 0)
+		return r;
+	write_bind_text(stmt, 1, rec->tenant_id);
+	sqlite3_bind_int64(stmt, 2, rec->version);
+	write_bind_text(stmt, 3, rec->manifest_json);
+	write_bind_text(stmt, 4, rec->actor);
+	write_bind_text(stmt, 5, rec->request_id);
+	sqlite3_bind_int64(stmt, 6, rec->time_ms);
+	r = write_step(writer, stmt, "append version", err);
+	if (r == -EEXIST)
+		tnd_error_set(err, "tenant %s already has version %lld", rec->tenant_id,
+			      (long long)rec->version);
+	else if (r == -ENOENT)
+		tnd_error_set(err, "version for tenant %s, which does not exist", rec->tenant_id);
+	return r;
+}
+
+static int write_phase_append(struct store_conn *writer, const struct tnd_phase_record *rec,
+			      struct tnd_error *err)
+{
+	sqlite3_stmt *stmt;
+	int r;
+
+	r = store_conn_prepare(writer, write_sql_phase_append, &stmt, err);
+	if (r < 0)
+		return r;
+	write_bind_text(stmt, 1, rec->tenant_id);
+	write_bind_text(stmt, 2, rec->from_phase);
+	write_bind_text(stmt, 3, rec->to_phase);
+	sqlite3_bind_int64(stmt, 4, rec->version);
+	write_bind_text(stmt, 5, rec->actor);
+	write_bind_text(stmt, 6, rec->request_id);
+	write_bind_text(stmt, 7, rec->reason);
+	sqlite3_bind_int64(stmt, 8, rec->time_ms);
+	r = write_step(writer, stmt, "append phase transition", err);
+	if (r == -ENOENT)
+		tnd_error_set(err, "phase transition for tenant %s, which does not exist", rec->tenant_id);
+	return r;
+}
+
+static int write_idempotency_insert(struct store_conn *writer, const struct tnd_idempotency_record *rec,
+				    struct tnd_error *err)
+{
+	sqlite3_stmt *stmt;
+	int r;
+
+	r = store_conn_prepare(writer, write_sql_idempotency_insert, &stmt, err);
+	if (r < 0)
+		return r;
+	write_bind_text(stmt, 1, rec->key);
+	write_bind_text(stmt, 2, rec->request_hash);
+	sqlite3_bind_int(stmt, 3, rec->status);
+	write_bind_text(stmt, 4, rec->response_json);
+	sqlite3_bind_int64(stmt, 5, rec->created_ms);
+	sqlite3_bind_int64(stmt, 6, rec->expires_ms);
+	r = write_step(writer, stmt, "insert idempotency record", err);
+	if (r < 0)
+		return r;
+	if (sqlite3_changes(writer->db) == 0) {
+		/* The key is not logged or echoed: it carries the actor's name. */
+		tnd_error_set(err, "an unexpired idempotency record with this key exists");
+		return -EEXIST;
+	}
+	return 0;
+}
+
+static int write_idempotency_purge(struct store_conn *writer, int64_t before_ms, struct tnd_error *err)
+{
+	sqlite3_stmt *stmt;
+	int r;
+
+	r = store_conn_prepare(writer, write_sql_idempotency_purge, &stmt, err);
+	if (r < 0)
+		return r;
+	sqlite3_bind_int64(stmt, 1, before_ms);
+	return write_step(writer, stmt, "purge idempotency records", err);
+}
+
+int store_write_apply(struct store_conn *writer, const struct store_prepared_write *write,
+		      struct tnd_error *err)
+{
+	switch (write->kind) {
+	case TND_WRITE_TENANT_INSERT:
+		return write_tenant_insert(writer, write, err);
+	case TND_WRITE_TENANT_UPDATE:
+		return write_tenant_update(writer, write, err);
+	case TND_WRITE_VERSION_APPEND:
+		return write_version_append(writer, write->record, err);
+	case TND_WRITE_PHASE_APPEND:
+		return write_phase_append(writer, write->record, err);
+	case TND_WRITE_IDEMPOTENCY_INSERT:
+		return write_idempotency_insert(writer, write->record, err);
+	case STORE_WRITE_PURGE_IDEMPOTENCY:
+		return write_idempotency_purge(writer, write->purge_before_ms, err);
+	default:
+		tnd_error_set(err, "write kind %u is not supported by this driver", write->kind);
+		return -ENOTSUP;
+	}
+}
