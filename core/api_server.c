@@ -195,10 +195,11 @@ int api_server_start(const struct tnd_conf *conf, struct registry *reg, struct a
 	}
 	server->registry = reg;
 	server->daemon = MHD_start_daemon(
-		flags, conf->api.port, NULL, NULL, api_access, server, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+		flags, conf->api.port, NULL, NULL, api_access, server, MHD_OPTION_EXTERNAL_LOGGER, api_mhd_log, server,
+		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned)conf->api.max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
 		(unsigned)conf->api.connection_timeout_s, MHD_OPTION_NOTIFY_COMPLETED, api_completed, server,
-		MHD_OPTION_EXTERNAL_LOGGER, api_mhd_log, server, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024,
+		MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
 		MHD_OPTION_END);
 	if (server->daemon == NULL) {
 		tnd_error_set(err, "cannot listen on %s: %s", conf->api.listen,
