@@ -55,6 +55,8 @@ typedef enum MHD_Result api_handler_fn(struct api_request *req);
 enum MHD_Result api_route(struct api_request *req);
 
 /* api_response.c */
+/** Queue @resp (adds X-Request-Id and Cache-Control) and release it. */
+enum MHD_Result api_queue_response(struct api_request *req, unsigned status, struct MHD_Response *resp);
 enum MHD_Result api_send_json(struct api_request *req, unsigned status, json_t *body, const char *etag,
 			      const char *location);
 enum MHD_Result api_send_text(struct api_request *req, unsigned status, const char *content_type,

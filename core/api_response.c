@@ -13,7 +13,7 @@
 #include "problem.h"
 #include "util.h"
 
-static enum MHD_Result api_queue(struct api_request *req, unsigned status, struct MHD_Response *resp)
+enum MHD_Result api_queue_response(struct api_request *req, unsigned status, struct MHD_Response *resp)
 {
 	enum MHD_Result r;
 
@@ -47,7 +47,7 @@ enum MHD_Result api_send_json(struct api_request *req, unsigned status, json_t *
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
 	if (location)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, location);
-	return api_queue(req, status, resp);
+	return api_queue_response(req, status, resp);
 }
 
 enum MHD_Result api_send_text(struct api_request *req, unsigned status, const char *content_type,
@@ -56,7 +56,7 @@ enum MHD_Result api_send_text(struct api_request *req, unsigned status, const ch
 	struct MHD_Response *resp = MHD_create_response_from_buffer(len, (void *)text, MHD_RESPMEM_MUST_COPY);
 
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
-	return api_queue(req, status, resp);
+	return api_queue_response(req, status, resp);
 }
 
 static struct MHD_Response *api_problem_response(struct api_request *req, const struct problem *problem)
@@ -76,7 +76,7 @@ enum MHD_Result api_send_problem(struct api_request *req, struct problem *proble
 	struct MHD_Response *resp = api_problem_response(req, problem);
 
 	problem_free(problem);
-	return api_queue(req, status, resp);
+	return api_queue_response(req, status, resp);
 }
 
 enum MHD_Result api_fail(struct api_request *req, unsigned status, const char *slug, const char *title,
@@ -101,7 +101,7 @@ enum MHD_Result api_send_method_not_allowed(struct api_request *req, const char 
 
 	problem_free(p);
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
-	return api_queue(req, 405, resp);
+	return api_queue_response(req, 405, resp);
 }
 
 enum MHD_Result api_send_stored(struct api_request *req, const json_t *response)
@@ -117,7 +117,7 @@ enum MHD_Result api_send_stored(struct api_request *req, const json_t *response)
 	json_object_foreach((json_t *)headers, name, value)
 		if (json_is_string(value))
 			MHD_add_response_header(resp, name, json_string_value(value));
-	return api_queue(req, status ? status : 500, resp);
+	return api_queue_response(req, status ? status : 500, resp);
 }
 
 const char *api_header(const struct api_request *req, const char *name)

@@ -46,6 +46,35 @@ static bool api_request_id_valid(const char *s)
 	return n >= 1 && n <= 128;
 }
 
+/*
+ * Request ids need to be unique, not secret: a per-thread xorshift128+
+ * seeded once from getrandom() saves a system call per request.
+ */
+static void api_request_id_generate(char out[37])
+{
+	static _Thread_local uint64_t state[2];
+	unsigned char b[16];
+
+	if (state[0] == 0 && state[1] == 0)
+		while (tnd_random_bytes(state, sizeof(state)) < 0 || (state[0] == 0 && state[1] == 0))
+			;
+	for (int half = 0; half < 2; half++) {
+		uint64_t s1 = state[0];
+		const uint64_t s0 = state[1];
+		uint64_t v;
+
+		state[0] = s0;
+		s1 ^= s1 << 23;
+		state[1] = s1 ^ s0 ^ (s1 >> 17) ^ (s0 >> 26);
+		v = state[1] + s0;
+		memcpy(b + 8 * half, &v, 8);
+	}
+	b[6] = (b[6] & 0x0f) | 0x40;
+	b[8] = (b[8] & 0x3f) | 0x80;
+	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
+		 b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+}
+
 static struct api_request *api_request_new(struct api_server *server, struct MHD_Connection *conn,
 					   const char *url, const char *method)
 {
@@ -63,7 +92,7 @@ static struct api_request *api_request_new(struct api_server *server, struct MHD
 	if (rid && api_request_id_valid(rid))
 		tnd_strlcpy(req->request_id, rid, sizeof(req->request_id));
 	else
-		tnd_uuid4(req->request_id);
+		api_request_id_generate(req->request_id);
 	atomic_fetch_add(&server->in_flight, 1);
 	req->counted = true;
 	return req;

@@ -12,6 +12,7 @@
 
 #include "api_internal.h"
 #include "conf.h"
+#include "doc_cache.h"
 #include "host.h"
 #include "lifecycle.h"
 #include "log.h"
@@ -201,37 +202,40 @@ enum MHD_Result api_tenant_delete(struct api_request *req)
 
 /* --- GET /v1/tenants/{id} ------------------------------------------------------------- */
 
+static void api_entry_release(void *text)
+{
+	doc_entry_unref((const struct doc_entry *)((char *)text - offsetof(struct doc_entry, text)));
+}
+
 enum MHD_Result api_tenant_get(struct api_request *req)
 {
-	struct tenant_row *row = NULL;
+	const struct doc_entry *entry = NULL;
 	struct tnd_error err = { "" };
+	struct MHD_Response *resp;
 	const char *if_none_match;
+	enum MHD_Result result;
 	char etag[32];
-	int r = registry_tenant_get(req->server->registry, req->params[0], &row, &err);
+	int r = registry_tenant_document(req->server->registry, req->params[0], &entry, &err);
 
 	if (r == -ENOENT)
 		return api_tenant_missing(req, req->params[0]);
 	if (r < 0)
 		return api_storage_failed(req, r, &err);
-	snprintf(etag, sizeof(etag), "\"%lld\"", (long long)row->version);
+	snprintf(etag, sizeof(etag), "\"%lld\"", (long long)entry->version);
 	if_none_match = api_header(req, MHD_HTTP_HEADER_IF_NONE_MATCH);
 	if (if_none_match && (strcmp(if_none_match, etag) == 0 || strcmp(if_none_match, "*") == 0)) {
-		struct MHD_Response *resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
-		enum MHD_Result result;
-
-		tenant_row_free(row);
+		doc_entry_unref(entry);
+		resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
-		MHD_add_response_header(resp, "X-Request-Id", req->request_id);
-		result = MHD_queue_response(req->conn, 304, resp);
-		MHD_destroy_response(resp);
-		req->status = 304;
-		return result;
+		return api_queue_response(req, 304, resp);
 	}
-	{
-		json_t *doc = tenant_document(row);
-		tenant_row_free(row);
-		return api_send_json(req, 200, doc, etag, NULL);
-	}
+	/* the cached text goes out as it is; MHD drops our reference when done */
+	resp = MHD_create_response_from_buffer_with_free_callback(entry->len, (void *)entry->text,
+								  api_entry_release);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
+	result = api_queue_response(req, 200, resp);
+	return result;
 }
 
 /* --- GET /v1/tenants ------------------------------------------------------------------- */

@@ -34,6 +34,8 @@
 #define LOG_COMPONENT "daemon"
 
 #define DAEMON_MAINTAIN_INTERVAL_S 60
+/* tenant documents kept rendered in memory (about 1 KiB each) */
+#define DAEMON_DOCUMENT_CACHE 16384
 
 const char *daemon_build_dir(void)
 {
@@ -294,7 +296,7 @@ int daemon_run(const struct daemon_options *opts)
 	if (plugin_load_all(&load, conf, &plugins, &err) < 0)
 		goto out; /* the loader logged the refusal */
 	storage = plugin_set_find_kind(&plugins, TND_PLUGIN_STORAGE);
-	reg = registry_new(storage);
+	reg = registry_new(storage, DAEMON_DOCUMENT_CACHE);
 	conf_current_replace(conf_ref(conf));
 
 	if (api_server_start(conf, reg, &api, &err) < 0) {

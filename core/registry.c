@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "doc_cache.h"
 #include "plugin_loader.h"
 #include "registry.h"
 #include "util.h"
@@ -19,20 +20,26 @@ struct registry {
 	const struct tnd_storage_ops *ops;
 	void *ctx;
 	uint64_t capabilities;
+	struct doc_cache *docs;
 };
 
-struct registry *registry_new(const struct tnd_loaded_plugin *storage)
+struct registry *registry_new(const struct tnd_loaded_plugin *storage, size_t cache_entries)
 {
 	struct registry *reg = tnd_xcalloc(1, sizeof(*reg));
 
 	reg->ops = storage->ops;
 	reg->ctx = storage->ctx;
 	reg->capabilities = storage->desc->capabilities;
+	/* another instance could write a shared registry behind our back */
+	reg->docs = doc_cache_new((reg->capabilities & TND_STORAGE_CAP_SHARED) ? 0 : cache_entries);
 	return reg;
 }
 
 void registry_free(struct registry *reg)
 {
+	if (reg == NULL)
+		return;
+	doc_cache_free(reg->docs);
 	free(reg);
 }
 
@@ -53,6 +60,34 @@ void tenant_row_free(struct tenant_row *row)
 	json_decref(row->manifest);
 	json_decref(row->status);
 	free(row);
+}
+
+json_t *tenant_document(const struct tenant_row *row)
+{
+	json_t *doc = json_deep_copy(row->manifest);
+	json_t *metadata = json_object_get(doc, "metadata");
+	char when[32];
+
+	if (!json_is_object(metadata)) {
+		metadata = json_object();
+		json_object_set_new(doc, "metadata", metadata);
+	}
+	json_object_set_new(metadata, "version", json_integer(row->version));
+	tnd_format_time(row->created_ms, when);
+	json_object_set_new(metadata, "createdAt", json_string(when));
+	tnd_format_time(row->updated_ms, when);
+	json_object_set_new(metadata, "updatedAt", json_string(when));
+	json_object_set(doc, "status", row->status);
+	return doc;
+}
+
+static char *registry_render(const struct tenant_row *row)
+{
+	json_t *doc = tenant_document(row);
+	char *text = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
+
+	json_decref(doc);
+	return text ? text : tnd_xstrdup("null");
 }
 
 static json_t *registry_parse_json(const char *text, const char *fallback)
@@ -105,6 +140,34 @@ int registry_tenant_get(struct registry *reg, const char *id, struct tenant_row 
 		return -ENOENT;
 	*ret_row = row;
 	return 0;
+}
+
+int registry_tenant_document(struct registry *reg, const char *id, const struct doc_entry **ret_entry,
+			     struct tnd_error *err)
+{
+	uint64_t ticket;
+	const struct doc_entry *entry = doc_cache_get1(reg->docs, id, &ticket);
+	struct tenant_row *row = NULL;
+	char *text;
+	int r;
+
+	if (entry) {
+		*ret_entry = entry;
+		return 0;
+	}
+	r = registry_tenant_get(reg, id, &row, err);
+	if (r < 0)
+		return r;
+	text = registry_render(row);
+	*ret_entry = doc_cache_fill(reg->docs, id, ticket, row->revision, row->version, text);
+	free(text);
+	tenant_row_free(row);
+	return 0;
+}
+
+void registry_cache_stats(struct registry *reg, uint64_t *ret_hits, uint64_t *ret_misses)
+{
+	doc_cache_stats(reg->docs, ret_hits, ret_misses);
 }
 
 struct registry_search_state {
@@ -276,6 +339,7 @@ void registry_txn_clear(struct registry_txn *txn)
 	for (size_t i = 0; i < txn->n_strings; i++)
 		free(txn->strings[i]);
 	free(txn->strings);
+	free(txn->doc_id);
 	registry_txn_init(txn);
 }
 
@@ -330,6 +394,8 @@ void registry_txn_put_tenant(struct registry_txn *txn, const struct tenant_row *
 	rec->updated_ms = row->updated_ms;
 	txn_push(txn, expect_revision < 0 ? TND_WRITE_TENANT_INSERT : TND_WRITE_TENANT_UPDATE,
 		 expect_revision < 0 ? 0 : expect_revision, rec);
+	free(txn->doc_id);
+	txn->doc_id = tnd_xstrdup(row->id);
 }
 
 void registry_txn_add_version(struct registry_txn *txn, const char *id, int64_t version, const json_t *manifest,
@@ -385,8 +451,15 @@ int registry_commit(struct registry *reg, struct registry_txn *txn, size_t *ret_
 		    struct tnd_error *err)
 {
 	size_t failed = SIZE_MAX;
-	int r = reg->ops->commit(reg->ctx, txn->writes, txn->n, &failed, err);
+	int r;
 
+	if (txn->doc_id)
+		doc_cache_write_begin(reg->docs, txn->doc_id);
+	r = reg->ops->commit(reg->ctx, txn->writes, txn->n, &failed, err);
+	/* drop the cached document; the next read renders the new one (rendering
+	 * here would cost every write a serialization that reads may never need) */
+	if (txn->doc_id)
+		doc_cache_write_end(reg->docs, txn->doc_id, 0, 0, NULL);
 	if (r < 0 && ret_failed_index)
 		*ret_failed_index = failed;
 	return r;

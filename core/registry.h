@@ -20,6 +20,7 @@
 
 struct tnd_loaded_plugin;
 struct registry;
+struct doc_entry;
 
 /** An owned copy of a tenant's head row. */
 struct tenant_row {
@@ -39,11 +40,25 @@ struct tenant_row {
 	int64_t updated_ms;
 };
 
-struct registry *registry_new(const struct tnd_loaded_plugin *storage);
+/** @cache_entries: documents kept in memory (0: none; ignored for a shared driver). */
+struct registry *registry_new(const struct tnd_loaded_plugin *storage, size_t cache_entries);
 void registry_free(struct registry *reg);
 bool registry_has_group_commit(const struct registry *reg);
 
 void tenant_row_free(struct tenant_row *row);
+
+/** The API representation of a tenant: manifest + server metadata + status. */
+json_t *tenant_document(const struct tenant_row *row);
+
+/**
+ * The rendered document of tenant @id (what GET returns), from the document
+ * cache when the driver is not shared, else freshly read.  0 and an entry to
+ * release with doc_entry_unref(), or -ENOENT, or another negative errno.
+ */
+int registry_tenant_document(struct registry *reg, const char *id, const struct doc_entry **ret_entry,
+			     struct tnd_error *err);
+/** Document cache hits and misses (0/0 when the cache is off). */
+void registry_cache_stats(struct registry *reg, uint64_t *ret_hits, uint64_t *ret_misses);
 
 /** 0 and a new row, -ENOENT, or another negative errno (detail in @err). */
 int registry_tenant_get(struct registry *reg, const char *id, struct tenant_row **ret_row,
@@ -90,6 +105,8 @@ struct registry_txn {
 	size_t n_strings;
 	/* what each write is, for telling conflicts apart after a failed commit */
 	int idempotency_index;  /* -1 if none */
+	/* the tenant this txn writes, whose cached document it invalidates */
+	char *doc_id;
 };
 
 void registry_txn_init(struct registry_txn *txn);

@@ -30,25 +30,6 @@
 
 /* --- documents and responses ------------------------------------------------ */
 
-json_t *tenant_document(const struct tenant_row *row)
-{
-	json_t *doc = json_deep_copy(row->manifest);
-	json_t *metadata = json_object_get(doc, "metadata");
-	char when[32];
-
-	if (!json_is_object(metadata)) {
-		metadata = json_object();
-		json_object_set_new(doc, "metadata", metadata);
-	}
-	json_object_set_new(metadata, "version", json_integer(row->version));
-	tnd_format_time(row->created_ms, when);
-	json_object_set_new(metadata, "createdAt", json_string(when));
-	tnd_format_time(row->updated_ms, when);
-	json_object_set_new(metadata, "updatedAt", json_string(when));
-	json_object_set(doc, "status", row->status);
-	return doc;
-}
-
 json_t *tenant_response(int status, const json_t *body, int64_t version, const char *location)
 {
 	json_t *response = json_object();

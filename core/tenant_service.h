@@ -37,10 +37,6 @@ enum tenant_action {
 	TENANT_ACTION_DELETE,
 };
 
-/** The API representation of a tenant: manifest + server metadata + status. */
-struct tenant_row;
-json_t *tenant_document(const struct tenant_row *row);
-
 /**
  * Apply manifest @doc to tenant @url_id.  0 and *@ret_response, or -1 and
  * *@ret_problem (422 validation, 409 lifecycle/deleted/migration needed,
