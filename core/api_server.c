@@ -113,7 +113,7 @@ static void api_request_free(struct api_request *req)
 static void api_access_log(const struct api_request *req)
 {
 	double ms = (double)(tnd_monotonic_us() - req->start_us) / 1000.0;
-	bool read_ok = (strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0) && req->status < 400;
+	bool read_ok = (strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0) && req->status < 500;
 	char fields[256], labels[96];
 
 	snprintf(labels, sizeof(labels), "method=\"%s\",code=\"%u\"", req->method, req->status);
@@ -122,7 +122,8 @@ static void api_access_log(const struct api_request *req)
 	metrics_observe("tenancyd_http_request_duration_seconds", "Time to answer an HTTP request.", labels,
 			ms / 1000.0);
 	/* reads are logged at debug: at tens of thousands per second they would
-	 * drown everything else; every write and every error is logged */
+	 * drown everything else (a 404 answers a question, it is no incident);
+	 * every write, every refused write and every server error is logged */
 	snprintf(fields, sizeof(fields), "{\"method\":\"%s\",\"status\":%u,\"ms\":%.3f,\"bytesIn\":%zu}",
 		 req->method, req->status, ms, req->body.len);
 	log_emit(read_ok ? TND_LOG_DEBUG : TND_LOG_INFO, "http", fields, "%s %s", req->method, req->path);
