@@ -216,16 +216,8 @@ enum MHD_Result api_tenant_get(struct api_request *req)
 	snprintf(etag, sizeof(etag), "\"%lld\"", (long long)row->version);
 	if_none_match = api_header(req, MHD_HTTP_HEADER_IF_NONE_MATCH);
 	if (if_none_match && (strcmp(if_none_match, etag) == 0 || strcmp(if_none_match, "*") == 0)) {
-		struct MHD_Response *resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
-		enum MHD_Result result;
-
 		tenant_row_free(row);
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
-		MHD_add_response_header(resp, "X-Request-Id", req->request_id);
-		result = MHD_queue_response(req->conn, 304, resp);
-		MHD_destroy_response(resp);
-		req->status = 304;
-		return result;
+		return api_send_not_modified(req, etag);
 	}
 	{
 		json_t *doc = tenant_document(row);
