@@ -218,7 +218,9 @@ tnd_daemon_start() {
 # the state dir of the last start (after tnd_daemon_stop or tnd_daemon_kill);
 # the port is a new one, $TND_URL follows it.
 tnd_daemon_restart() {
-	[ -n "$TND_STATE" ] && [ -d "$TND_STATE" ] || tnd_fail "tnd_daemon_restart: no state dir to restart on"
+	if [ -z "$TND_STATE" ] || [ ! -d "$TND_STATE" ]; then
+		tnd_fail "tnd_daemon_restart: no state dir to restart on"
+	fi
 	_tnd_daemon_spawn --dev --state-dir "$TND_STATE" --listen 127.0.0.1:0 "$@"
 }
 
@@ -259,10 +261,10 @@ tnd_daemon_stop() {
 tnd_daemon_reload() {
 	local log=${1:-$TND_DAEMON_LOG} before ticks=$((${TND_START_TIMEOUT:-30} * 10)) outcome
 	[ -n "$TND_PID" ] || tnd_fail "tnd_daemon_reload: no daemon running"
-	before=$(cat "$log" 2>/dev/null | grep -c -e 'configuration reloaded from' -e 'reload rejected')
+	before=$(grep -c -e 'configuration reloaded from' -e 'reload rejected' "$log" 2>/dev/null)
 	kill -HUP "$TND_PID" || tnd_fail "cannot signal tenancyd $TND_PID"
 	while :; do
-		outcome=$(cat "$log" 2>/dev/null | grep -e 'configuration reloaded from' -e 'reload rejected' |
+		outcome=$(grep -e 'configuration reloaded from' -e 'reload rejected' "$log" 2>/dev/null |
 			tail -n +$((before + 1)) | head -n 1)
 		[ -z "$outcome" ] || break
 		kill -0 "$TND_PID" 2>/dev/null || tnd_fail "tenancyd exited on SIGHUP"

@@ -6,12 +6,12 @@
 # lineage, ETag/If-None-Match/HEAD, no-op re-apply, lifecycle sugar and
 # DELETE, search filters and cursor paging over 250 tenants, a
 # tenant-scoped token, the body limit after SIGHUP, and the system routes.
+# shellcheck disable=SC2016,SC2119 # awk programs in single quotes; lib functions with optional arguments
 set -u
 . "$top_srcdir/tests/integration/lib.sh"
 
 tnd_require_cmd curl sha256sum
 tnd_setup
-# shellcheck disable=SC2119 # no extra daemon options
 tnd_daemon_start
 
 # --- helpers -----------------------------------------------------------------
@@ -665,7 +665,7 @@ tnd_assert_eq "" "$(search 'plan=no-such-plan')" "an unknown plan finds nothing"
 
 tnd_step "cursor paging: 250 tenants in pages of 100"
 : >"$TND_TMP/paged"
-cursor= pages=0
+cursor='' pages=0
 while :; do
 	tnd_curl GET "/v1/tenants?label=batch=search&limit=100${cursor:+&cursor=$cursor}"
 	tnd_assert_eq 200 "$TND_HTTP_STATUS" "page $pages"

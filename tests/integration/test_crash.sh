@@ -16,12 +16,12 @@
 # with the daemon stopped, SQLite's integrity and foreign key checks.
 #
 # TND_CRASH_CYCLES sets the number of kills (default 12).
+# shellcheck disable=SC2119 # lib functions with optional arguments
 set -u
 . "$top_srcdir/tests/integration/lib.sh"
 
 tnd_require_cmd curl sqlite3
 tnd_setup
-# shellcheck disable=SC2119 # no extra daemon options
 tnd_daemon_start
 
 cycles=${TND_CRASH_CYCLES:-12}
@@ -36,7 +36,7 @@ min_acks=200
 # acks.W as "id version request-id label"; any answer that is neither 2xx
 # nor "no answer" (000: the daemon is down or died mid-request) to odd.W.
 writer() {
-	local w=$1 i=0 url= id rid code rc version body
+	local w=$1 i=0 url='' id rid code rc version body
 	local out=$TND_TMP/writer.$w.body
 	: >"$TND_TMP/acks.$w"
 	: >"$TND_TMP/odd.$w"
