@@ -62,6 +62,8 @@ enum MHD_Result api_send_json(struct api_request *req, unsigned status, json_t *
 enum MHD_Result api_send_text(struct api_request *req, unsigned status, const char *content_type,
 			      const char *text, size_t len);
 enum MHD_Result api_send_problem(struct api_request *req, struct problem *problem);
+/** Send 304 Not Modified for a representation whose ETag is @etag. */
+enum MHD_Result api_send_not_modified(struct api_request *req, const char *etag);
 /** Shorthand: a new problem of @status/@slug/@title with a formatted detail. */
 enum MHD_Result api_fail(struct api_request *req, unsigned status, const char *slug, const char *title,
 			 const char *fmt, ...) TND_PRINTF(5, 6);

@@ -70,6 +70,15 @@ static struct MHD_Response *api_problem_response(struct api_request *req, const 
 	return resp;
 }
 
+enum MHD_Result api_send_not_modified(struct api_request *req, const char *etag)
+{
+	struct MHD_Response *resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+
+	/* RFC 9110 §15.4.5: a 304 carries the ETag and Cache-Control a 200 would */
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
+	return api_queue_response(req, MHD_HTTP_NOT_MODIFIED, resp);
+}
+
 enum MHD_Result api_send_problem(struct api_request *req, struct problem *problem)
 {
 	unsigned status = (unsigned)problem->status;

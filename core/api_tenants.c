@@ -225,9 +225,7 @@ enum MHD_Result api_tenant_get(struct api_request *req)
 	if_none_match = api_header(req, MHD_HTTP_HEADER_IF_NONE_MATCH);
 	if (if_none_match && (strcmp(if_none_match, etag) == 0 || strcmp(if_none_match, "*") == 0)) {
 		doc_entry_unref(entry);
-		resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
-		return api_queue_response(req, 304, resp);
+		return api_send_not_modified(req, etag);
 	}
 	/* the cached text goes out as it is; MHD drops our reference when done */
 	resp = MHD_create_response_from_buffer_with_free_callback(entry->len, (void *)entry->text,

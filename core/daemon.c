@@ -29,6 +29,7 @@
 #include "log.h"
 #include "plugin_loader.h"
 #include "registry.h"
+#include "state_lock.h"
 #include "util.h"
 
 #define LOG_COMPONENT "daemon"
@@ -284,6 +285,10 @@ int daemon_run(const struct daemon_options *opts)
 	daemon_block_signals(&signals);
 	if (tnd_mkdir_p(conf->daemon.state_dir, 0750) < 0) {
 		log_error("cannot create state directory %s: %s", conf->daemon.state_dir, strerror(errno));
+		goto out;
+	}
+	if (state_lock_acquire(conf->daemon.state_dir, &err) < 0) {
+		log_error("%s", err.message);
 		goto out;
 	}
 	if (daemon_pidfile_take(conf->daemon.pid_file) < 0)

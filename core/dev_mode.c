@@ -19,6 +19,7 @@
 
 #include "dev_mode.h"
 #include "host.h"
+#include "state_lock.h"
 #include "tokens.h"
 #include "util.h"
 
@@ -102,6 +103,12 @@ int dev_mode_prepare(const char *state_dir, const char *listen, char **ret_confi
 		}
 	}
 	chmod(dir, 0700);
+	/* a dev server already running here keeps its config and tokens */
+	r = state_lock_acquire(dir, err);
+	if (r < 0) {
+		free(dir);
+		return r;
+	}
 
 	tnd_buf_init(&tokens);
 	tnd_buf_addf(&tokens, "# development tokens written by tenancyd --dev\n");

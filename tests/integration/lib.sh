@@ -24,7 +24,14 @@
 #   TND_URL            http://127.0.0.1:<port>, read from $TND_STATE/api.url
 #   TND_PID            the daemon's pid while it runs
 #   TND_ADMIN_TOKEN_FILE, TND_OPERATOR_TOKEN_FILE, TND_VIEWER_TOKEN_FILE
-#   TND_DAEMON_LOG     the daemon's stdout and stderr
+#   TND_DAEMON_LOG     the daemon's stdout and stderr (restarts append to it)
+#   TND_HEADERS        the response headers of the last tnd_curl (CRs removed)
+#
+# Besides tnd_daemon_start: tnd_daemon_restart (same state dir, e.g. after
+# tnd_daemon_kill), tnd_daemon_start_config (tenancyd -f -c FILE),
+# tnd_daemon_kill (SIGKILL) and tnd_daemon_reload (SIGHUP, wait for the
+# verdict).  tnd_curl_as - ... sends no token; tnd_header reads a response
+# header; tnd_assert_problem checks an RFC 9457 answer.
 #
 # Exit statuses follow automake: 0 pass, 1 fail, 77 skip, 99 hard error.
 # Tunables: TND_START_TIMEOUT (seconds to wait for readiness, default 30),
@@ -44,6 +51,7 @@ TND_OUT=
 TND_ERR=
 TND_BODY=
 TND_HTTP_STATUS=
+TND_HEADERS=
 TND_STEP=
 
 # --- outcomes ----------------------------------------------------------------
@@ -104,6 +112,10 @@ tnd_cleanup() {
 		wait "$TND_PID" 2>/dev/null
 		TND_PID=
 	fi
+	# background clients a failing test left behind (they write into $TND_TMP)
+	# shellcheck disable=SC2046
+	kill $(jobs -p) 2>/dev/null
+	wait 2>/dev/null
 	if [ -n "$TND_TMP" ] && [ -d "$TND_TMP" ]; then
 		if [ "${TND_KEEP:-0}" = 1 ]; then
 			echo "kept $TND_TMP" >&2
@@ -155,16 +167,17 @@ tnd_http_status() {
 	) 2>/dev/null
 }
 
-# tnd_daemon_start [tenancyd options...] — start `tenancyd --dev` with a fresh
-# state dir on a free port; return once /readyz answers 200.
-tnd_daemon_start() {
+# _tnd_daemon_spawn TENANCYD-ARGS... — start tenancyd in the background on
+# $TND_STATE (which its config must name); return once /readyz answers 200.
+_tnd_daemon_spawn() {
 	local ticks=$((${TND_START_TIMEOUT:-30} * 10)) status=
 	[ -x "$top_builddir/tenancyd" ] || tnd_hard_error "$top_builddir/tenancyd is not built"
-	TND_STATE=$TND_TMP/state
-	TND_DAEMON_LOG=$TND_TMP/daemon.log
-	rm -rf "$TND_STATE"
-	"$top_builddir/tenancyd" --dev --state-dir "$TND_STATE" --listen 127.0.0.1:0 "$@" \
-		>"$TND_DAEMON_LOG" 2>&1 </dev/null &
+	[ -n "$TND_STATE" ] || tnd_hard_error "_tnd_daemon_spawn: TND_STATE is not set"
+	[ -z "$TND_PID" ] || tnd_fail "a daemon ($TND_PID) is still running"
+	TND_DAEMON_LOG=${TND_DAEMON_LOG:-$TND_TMP/daemon.log}
+	# a stale api.url from an earlier run would name a dead port
+	rm -f "$TND_STATE/api.url"
+	"$top_builddir/tenancyd" "$@" >>"$TND_DAEMON_LOG" 2>&1 </dev/null &
 	TND_PID=$!
 	# port 0: the daemon writes its real URL to api.url once it listens
 	while [ ! -s "$TND_STATE/api.url" ]; do
@@ -191,6 +204,44 @@ tnd_daemon_start() {
 	echo "tenancyd $TND_PID ready at $TND_URL (state $TND_STATE)"
 }
 
+# tnd_daemon_start [tenancyd options...] — start `tenancyd --dev` with a fresh
+# state dir on a free port; return once /readyz answers 200.
+tnd_daemon_start() {
+	TND_STATE=$TND_TMP/state
+	TND_DAEMON_LOG=$TND_TMP/daemon.log
+	rm -rf "$TND_STATE"
+	: >"$TND_DAEMON_LOG"
+	_tnd_daemon_spawn --dev --state-dir "$TND_STATE" --listen 127.0.0.1:0 "$@"
+}
+
+# tnd_daemon_restart [tenancyd options...] — start `tenancyd --dev` again on
+# the state dir of the last start (after tnd_daemon_stop or tnd_daemon_kill);
+# the port is a new one, $TND_URL follows it.
+tnd_daemon_restart() {
+	if [ -z "$TND_STATE" ] || [ ! -d "$TND_STATE" ]; then
+		tnd_fail "tnd_daemon_restart: no state dir to restart on"
+	fi
+	_tnd_daemon_spawn --dev --state-dir "$TND_STATE" --listen 127.0.0.1:0 "$@"
+}
+
+# tnd_daemon_start_config CONFIG [tenancyd options...] — start `tenancyd -f
+# -c CONFIG`.  Set TND_STATE to the config's daemon.state_dir first (it must
+# hold the tokens of a --dev state dir, e.g. one made by `tenancyd --dev -t`),
+# and use api.listen = "127.0.0.1:0".
+tnd_daemon_start_config() {
+	local config=$1
+	shift
+	_tnd_daemon_spawn -f -c "$config" "$@"
+}
+
+# tnd_daemon_kill — SIGKILL the daemon (a crash: no drain, no cleanup) and reap it.
+tnd_daemon_kill() {
+	[ -n "$TND_PID" ] || tnd_fail "tnd_daemon_kill: no daemon running"
+	kill -KILL "$TND_PID" 2>/dev/null
+	wait "$TND_PID" 2>/dev/null
+	TND_PID=
+}
+
 # tnd_daemon_stop — SIGTERM, wait, and require exit status 0 (a clean drain).
 tnd_daemon_stop() {
 	local pid=$TND_PID status
@@ -202,6 +253,29 @@ tnd_daemon_stop() {
 	status=$?
 	TND_PID=
 	[ "$status" -eq 0 ] || tnd_fail "tenancyd exited with status $status after SIGTERM (expected 0)"
+}
+
+# tnd_daemon_reload [LOG] — SIGHUP the daemon and wait until it logged the
+# outcome to LOG (default $TND_DAEMON_LOG): return 0 if the new config is in
+# force, 1 if the daemon rejected it (the old one stays).
+tnd_daemon_reload() {
+	local log=${1:-$TND_DAEMON_LOG} before ticks=$((${TND_START_TIMEOUT:-30} * 10)) outcome
+	[ -n "$TND_PID" ] || tnd_fail "tnd_daemon_reload: no daemon running"
+	before=$(grep -c -e 'configuration reloaded from' -e 'reload rejected' "$log" 2>/dev/null)
+	kill -HUP "$TND_PID" || tnd_fail "cannot signal tenancyd $TND_PID"
+	while :; do
+		outcome=$(grep -e 'configuration reloaded from' -e 'reload rejected' "$log" 2>/dev/null |
+			tail -n +$((before + 1)) | head -n 1)
+		[ -z "$outcome" ] || break
+		kill -0 "$TND_PID" 2>/dev/null || tnd_fail "tenancyd exited on SIGHUP"
+		ticks=$((ticks - 1))
+		[ "$ticks" -gt 0 ] || tnd_fail "no reload outcome in $log ${TND_START_TIMEOUT:-30} s after SIGHUP"
+		sleep 0.05
+	done
+	case $outcome in
+	*'configuration reloaded from'*) return 0 ;;
+	*) return 1 ;;
+	esac
 }
 
 # --- running things ---------------------------------------------------------------
@@ -219,16 +293,40 @@ tnd_run() {
 }
 
 # tnd_curl_as TOKEN_FILE METHOD PATH [curl options...] — one request with that
-# token; the body goes to $TND_BODY, the status to $TND_HTTP_STATUS.
+# token (TOKEN_FILE "-": no Authorization header); the body goes to $TND_BODY,
+# the status to $TND_HTTP_STATUS, the headers to $TND_HEADERS (see tnd_header).
 tnd_curl_as() {
 	local token_file=$1 method=$2 path=$3
+	local auth=(-H "@$TND_TMP/curl.auth")
 	shift 3
-	# the header goes through a private file: a token on a command line is visible in ps
-	(umask 077 && printf 'Authorization: Bearer %s\n' "$(head -n 1 "$token_file")" >"$TND_TMP/curl.auth")
-	TND_HTTP_STATUS=$(curl -sS -o "$TND_TMP/curl.body" -w '%{http_code}' -X "$method" \
-		-H "@$TND_TMP/curl.auth" "$@" "$TND_URL$path") ||
+	if [ "$token_file" = - ]; then
+		auth=()
+	else
+		# the header goes through a private file: a token on a command line is visible in ps
+		(umask 077 && printf 'Authorization: Bearer %s\n' "$(head -n 1 "$token_file")" >"$TND_TMP/curl.auth")
+	fi
+	# curl leaves -o's file alone when a response has no body (304, HEAD)
+	rm -f "$TND_TMP/curl.body" "$TND_TMP/curl.headers"
+	TND_HTTP_STATUS=$(curl -sS -o "$TND_TMP/curl.body" -D "$TND_TMP/curl.headers" -w '%{http_code}' \
+		-X "$method" "${auth[@]}" "$@" "$TND_URL$path") ||
 		tnd_fail "curl $method $path failed"
-	TND_BODY=$(cat "$TND_TMP/curl.body")
+	TND_BODY=
+	[ ! -f "$TND_TMP/curl.body" ] || TND_BODY=$(cat "$TND_TMP/curl.body")
+	TND_HEADERS=$(tr -d '\r' <"$TND_TMP/curl.headers")
+}
+
+# tnd_header NAME — print the value of header NAME (any case) of the last
+# tnd_curl response; nothing if it has none.
+tnd_header() {
+	printf '%s\n' "$TND_HEADERS" | awk -v name="$1" '
+		BEGIN { name = tolower(name) ":" }
+		tolower(substr($0, 1, length(name))) == name {
+			value = substr($0, length(name) + 1)
+			sub(/^[ \t]+/, "", value)
+			sub(/[ \t]+$/, "", value)
+			found = value
+		}
+		END { if (found != "") print found }'
 }
 
 # tnd_curl METHOD PATH [curl options...] — as tnd_curl_as, with the admin token.
@@ -238,6 +336,8 @@ tnd_curl() {
 
 # tnd_json [-l] POINTER — read JSON on stdin and print the value at the RFC
 # 6901 pointer (-l: its length); with no argument only check it is JSON.
+# tnd_json -e ARRAY [MEMBER...] prints a line per array element; -s first
+# reads a stream of JSON texts (see jsonq.c).
 tnd_json() {
 	"$top_builddir/tests/integration/jsonq" "$@"
 }
@@ -283,6 +383,24 @@ tnd_assert_match() {
 	printf 'expected a line of %s to match:\n  %s\ngot:\n%s\n' "$3" "$2" "$1" >&2
 	_tnd_show_run
 	tnd_fail "$3"
+}
+
+# tnd_assert_problem STATUS TYPE WHAT — the last tnd_curl answered with an RFC
+# 9457 problem: that status, Content-Type application/problem+json, "type"
+# urn:tenancyd:problem:TYPE, a matching "status" member, and the request id
+# of the X-Request-Id header in "requestId".
+tnd_assert_problem() {
+	local status=$1 type=$2 what=$3 rid
+	if [ "$TND_HTTP_STATUS" != "$status" ]; then
+		printf 'body: %s\n' "$TND_BODY" >&2
+		tnd_assert_eq "$status" "$TND_HTTP_STATUS" "$what: HTTP status"
+	fi
+	tnd_assert_eq application/problem+json "$(tnd_header Content-Type)" "$what: Content-Type"
+	tnd_assert_eq "urn:tenancyd:problem:$type" "$(printf '%s' "$TND_BODY" | tnd_json /type)" "$what: problem type"
+	tnd_assert_eq "$status" "$(printf '%s' "$TND_BODY" | tnd_json /status)" "$what: problem status"
+	rid=$(tnd_header X-Request-Id)
+	[ -n "$rid" ] || tnd_fail "$what: no X-Request-Id header"
+	tnd_assert_eq "$rid" "$(printf '%s' "$TND_BODY" | tnd_json /requestId)" "$what: problem requestId"
 }
 
 # tnd_assert_rc EXPECTED WHAT — the exit status of the last tnd_run.
