@@ -185,6 +185,13 @@ int store_conn_open(const struct store_settings *settings, bool writer, struct s
 		r = conn_pragma(db, "PRAGMA foreign_keys=ON", NULL, 0, err);
 		if (r < 0)
 			goto fail;
+		/* Savepoints (a group replayed after a failure) and statement
+		 * journals copy the pages they touch into a sub-journal.  With
+		 * the default temp_store that is a temporary file past 64 KiB,
+		 * so a pwrite() per page; in memory it is a memcpy. */
+		r = conn_pragma(db, "PRAGMA temp_store=MEMORY", NULL, 0, err);
+		if (r < 0)
+			goto fail;
 	} else {
 		/* Readers can never write, whatever a bug elsewhere asks of them. */
 		r = conn_pragma(db, "PRAGMA query_only=ON", NULL, 0, err);
