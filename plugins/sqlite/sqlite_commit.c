@@ -102,12 +102,13 @@ static void commit_fail_group(struct store_commit_request *batch, int r, const c
 
 /* Apply the writes of one logical commit; on failure *@ret_index names the
  * failing write and req->err says why. */
-static int commit_apply(struct store_conn *writer, struct store_commit_request *req, size_t *ret_index)
+static int commit_apply(const struct tnd_host *host, struct store_conn *writer, struct store_commit_request *req,
+			size_t *ret_index)
 {
 	int r;
 
 	for (size_t i = 0; i < req->n_writes; i++) {
-		r = store_write_apply(writer, &req->writes[i], &req->err);
+		r = store_write_apply(host, writer, &req->writes[i], &req->err);
 		if (r < 0) {
 			*ret_index = i;
 			return r;
@@ -118,8 +119,8 @@ static int commit_apply(struct store_conn *writer, struct store_commit_request *
 
 /* One logical commit inside its own SAVEPOINT, so that its failure undoes
  * only its own writes. */
-static int commit_apply_guarded(struct store_conn *writer, struct store_commit_request *req,
-				size_t *ret_index)
+static int commit_apply_guarded(const struct tnd_host *host, struct store_conn *writer,
+				struct store_commit_request *req, size_t *ret_index)
 {
 	struct tnd_error ignored;
 	int r;
@@ -128,7 +129,7 @@ static int commit_apply_guarded(struct store_conn *writer, struct store_commit_r
 	r = store_conn_run(writer, "SAVEPOINT logical_commit", &req->err);
 	if (r < 0)
 		return r;
-	r = commit_apply(writer, req, ret_index);
+	r = commit_apply(host, writer, req, ret_index);
 	if (r == 0) {
 		r = store_conn_run(writer, "RELEASE logical_commit", &req->err);
 		if (r == 0)
@@ -159,7 +160,8 @@ static int commit_run_pass(const struct tnd_host *host, struct store_conn *write
 
 		if (req->failed)
 			continue;
-		r = req->guarded ? commit_apply_guarded(writer, req, &index) : commit_apply(writer, req, &index);
+		r = req->guarded ? commit_apply_guarded(host, writer, req, &index)
+				 : commit_apply(host, writer, req, &index);
 		req->result = r;
 		req->failed_index = r < 0 ? index : 0;
 		if (r == 0)
