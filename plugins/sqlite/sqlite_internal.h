@@ -41,6 +41,7 @@ struct store_settings {
 
 struct store_stmt_slot {
 	char *sql;                 /* owned copy, the cache key */
+	const char *origin;        /* the static text it was asked for by, or NULL */
 	uint64_t hash;
 	sqlite3_stmt *stmt;
 	uint64_t last_used;
@@ -79,8 +80,17 @@ void store_conn_close(struct store_conn *conn);
  */
 int store_conn_prepare(struct store_conn *conn, const char *sql, sqlite3_stmt **ret_stmt,
 		       struct tnd_error *err);
+/**
+ * store_conn_prepare() for @sql that lives as long as @conn (a literal or
+ * a static array): found by its address, without hashing the text.  The
+ * writer's path, where every statement is static and the lookup ran
+ * once per row.
+ */
+int store_conn_prepare_static(struct store_conn *conn, const char *sql, sqlite3_stmt **ret_stmt,
+			      struct tnd_error *err);
 void store_stmt_done(sqlite3_stmt *stmt);
-/** Run one cached statement that returns no rows ("BEGIN", "SAVEPOINT x", ...). */
+/** Run one cached statement that returns no rows ("BEGIN", "SAVEPOINT x", ...);
+ *  @sql must be static, as for store_conn_prepare_static(). */
 int store_conn_run(struct store_conn *conn, const char *sql, struct tnd_error *err);
 
 int store_pool_open(struct store_pool *pool, const struct store_settings *settings,

@@ -375,7 +375,7 @@ static int write_label_row(struct store_conn *writer, const char *sql, const cha
 	sqlite3_stmt *stmt;
 	int r;
 
-	r = store_conn_prepare(writer, sql, &stmt, err);
+	r = store_conn_prepare_static(writer, sql, &stmt, err);
 	if (r < 0)
 		return r;
 	write_bind_text(stmt, 1, label->key);
@@ -442,7 +442,7 @@ static int write_tenant_insert(struct store_conn *writer, const struct store_pre
 	sqlite3_stmt *stmt;
 	int r;
 
-	r = store_conn_prepare(writer, write_sql_tenant_insert, &stmt, err);
+	r = store_conn_prepare_static(writer, write_sql_tenant_insert, &stmt, err);
 	if (r < 0)
 		return r;
 	write_bind_tenant(stmt, rec);
@@ -463,7 +463,7 @@ static int write_tenant_update_run(struct store_conn *writer, const char *sql,
 	sqlite3_stmt *stmt;
 	int r;
 
-	r = store_conn_prepare(writer, sql, &stmt, err);
+	r = store_conn_prepare_static(writer, sql, &stmt, err);
 	if (r < 0)
 		return r;
 	write_bind_tenant(stmt, pw->record);
@@ -487,7 +487,7 @@ static int write_tenant_update_slow(const struct tnd_host *host, struct store_co
 	bool changed = false;
 	int rc, r;
 
-	r = store_conn_prepare(writer, write_sql_tenant_current, &stmt, err);
+	r = store_conn_prepare_static(writer, write_sql_tenant_current, &stmt, err);
 	if (r < 0)
 		return r;
 	write_bind_text(stmt, 1, rec->id);
@@ -546,7 +546,7 @@ static int write_version_append(struct store_conn *writer, const struct tnd_vers
 	sqlite3_stmt *stmt;
 	int r;
 
-	r = store_conn_prepare(writer, write_sql_version_append, &stmt, err);
+	r = store_conn_prepare_static(writer, write_sql_version_append, &stmt, err);
 	if (r < 0)
 		return r;
 	write_bind_text(stmt, 1, rec->tenant_id);
@@ -570,7 +570,7 @@ static int write_phase_append(struct store_conn *writer, const struct tnd_phase_
 	sqlite3_stmt *stmt;
 	int r;
 
-	r = store_conn_prepare(writer, write_sql_phase_append, &stmt, err);
+	r = store_conn_prepare_static(writer, write_sql_phase_append, &stmt, err);
 	if (r < 0)
 		return r;
 	write_bind_text(stmt, 1, rec->tenant_id);
@@ -593,7 +593,7 @@ static int write_idempotency_insert(struct store_conn *writer, const struct tnd_
 	sqlite3_stmt *stmt;
 	int r;
 
-	r = store_conn_prepare(writer, write_sql_idempotency_insert, &stmt, err);
+	r = store_conn_prepare_static(writer, write_sql_idempotency_insert, &stmt, err);
 	if (r < 0)
 		return r;
 	write_bind_text(stmt, 1, rec->key);
@@ -618,7 +618,7 @@ static int write_idempotency_purge(struct store_conn *writer, int64_t before_ms,
 	sqlite3_stmt *stmt;
 	int r;
 
-	r = store_conn_prepare(writer, write_sql_idempotency_purge, &stmt, err);
+	r = store_conn_prepare_static(writer, write_sql_idempotency_purge, &stmt, err);
 	if (r < 0)
 		return r;
 	sqlite3_bind_int64(stmt, 1, before_ms);
