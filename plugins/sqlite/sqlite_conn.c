@@ -185,6 +185,13 @@ int store_conn_open(const struct store_settings *settings, bool writer, struct s
 		r = conn_pragma(db, "PRAGMA foreign_keys=ON", NULL, 0, err);
 		if (r < 0)
 			goto fail;
+		/* Savepoints (a group replayed after a failure) and statement
+		 * journals copy the pages they touch into a sub-journal.  With
+		 * the default temp_store that is a temporary file past 64 KiB,
+		 * so a pwrite() per page; in memory it is a memcpy. */
+		r = conn_pragma(db, "PRAGMA temp_store=MEMORY", NULL, 0, err);
+		if (r < 0)
+			goto fail;
 	} else {
 		/* Readers can never write, whatever a bug elsewhere asks of them. */
 		r = conn_pragma(db, "PRAGMA query_only=ON", NULL, 0, err);
@@ -275,9 +282,35 @@ int store_conn_prepare(struct store_conn *conn, const char *sql, sqlite3_stmt **
 	sqlite3_finalize(victim->stmt);
 	free(victim->sql);
 	victim->sql = copy;
+	victim->origin = NULL;
 	victim->hash = hash;
 	victim->stmt = stmt;
 	victim->last_used = ++conn->use_clock;
+	*ret_stmt = stmt;
+	return 0;
+}
+
+int store_conn_prepare_static(struct store_conn *conn, const char *sql, sqlite3_stmt **ret_stmt,
+			      struct tnd_error *err)
+{
+	sqlite3_stmt *stmt;
+	int r;
+
+	for (size_t i = 0; i < STORE_STMT_CACHE_SLOTS; i++) {
+		struct store_stmt_slot *slot = &conn->slots[i];
+
+		if (slot->origin == sql && slot->stmt != NULL) {
+			slot->last_used = ++conn->use_clock;
+			*ret_stmt = slot->stmt;
+			return 0;
+		}
+	}
+	r = store_conn_prepare(conn, sql, &stmt, err);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < STORE_STMT_CACHE_SLOTS; i++)
+		if (conn->slots[i].stmt == stmt)
+			conn->slots[i].origin = sql;
 	*ret_stmt = stmt;
 	return 0;
 }
@@ -295,7 +328,7 @@ int store_conn_run(struct store_conn *conn, const char *sql, struct tnd_error *e
 	sqlite3_stmt *stmt;
 	int rc, r;
 
-	r = store_conn_prepare(conn, sql, &stmt, err);
+	r = store_conn_prepare_static(conn, sql, &stmt, err);
 	if (r < 0)
 		return r;
 	do

@@ -41,6 +41,7 @@ struct store_settings {
 
 struct store_stmt_slot {
 	char *sql;                 /* owned copy, the cache key */
+	const char *origin;        /* the static text it was asked for by, or NULL */
 	uint64_t hash;
 	sqlite3_stmt *stmt;
 	uint64_t last_used;
@@ -79,8 +80,17 @@ void store_conn_close(struct store_conn *conn);
  */
 int store_conn_prepare(struct store_conn *conn, const char *sql, sqlite3_stmt **ret_stmt,
 		       struct tnd_error *err);
+/**
+ * store_conn_prepare() for @sql that lives as long as @conn (a literal or
+ * a static array): found by its address, without hashing the text.  The
+ * writer's path, where every statement is static and the lookup ran
+ * once per row.
+ */
+int store_conn_prepare_static(struct store_conn *conn, const char *sql, sqlite3_stmt **ret_stmt,
+			      struct tnd_error *err);
 void store_stmt_done(sqlite3_stmt *stmt);
-/** Run one cached statement that returns no rows ("BEGIN", "SAVEPOINT x", ...). */
+/** Run one cached statement that returns no rows ("BEGIN", "SAVEPOINT x", ...);
+ *  @sql must be static, as for store_conn_prepare_static(). */
 int store_conn_run(struct store_conn *conn, const char *sql, struct tnd_error *err);
 
 int store_pool_open(struct store_pool *pool, const struct store_settings *settings,
@@ -138,9 +148,15 @@ int store_writes_prepare(const struct tnd_host *host, const struct tnd_write *wr
 			 struct store_prepared_write **ret_prepared, size_t *ret_failed_index,
 			 struct tnd_error *err);
 void store_writes_free(struct store_prepared_write *prepared, size_t n_writes);
+/**
+ * Parse @labels_json (a JSON object of strings) into @pw->labels, one owned
+ * block (free it); -EINVAL if it is anything else.
+ */
+int store_labels_parse(const struct tnd_host *host, const char *labels_json, struct store_prepared_write *pw,
+		       struct tnd_error *err);
 /** Apply one write on the writer inside the current transaction. */
-int store_write_apply(struct store_conn *writer, const struct store_prepared_write *write,
-		      struct tnd_error *err);
+int store_write_apply(const struct tnd_host *host, struct store_conn *writer,
+		      const struct store_prepared_write *write, struct tnd_error *err);
 
 /* --- group commit (sqlite_commit.c) ---------------------------------------------- */
 
@@ -174,6 +190,31 @@ void store_queue_destroy(struct store_commit_queue *queue);
  */
 int store_commit_submit(struct store *store, const struct store_prepared_write *prepared,
 			size_t n_writes, size_t *ret_failed_index, struct tnd_error *err);
+
+/* --- search SQL (sqlite_search.c) -------------------------------------------------- */
+
+/* A parameter of a read statement: bound as text when @text is not NULL,
+ * else as @integer. */
+struct store_param {
+	const char *text;
+	int64_t integer;
+};
+
+#define STORE_TEXT(s) ((struct store_param){ .text = (s) })
+#define STORE_INT(i) ((struct store_param){ .integer = (i) })
+/* Parameters of the largest search: 4 filters, a cursor, the labels, the limit. */
+#define STORE_SEARCH_PARAMS_MAX (4 + 1 + 2 * STORE_SEARCH_LABELS_MAX + 1)
+
+/** A list op's @limit with the header's rules: 0 → 100, above 1000 → 1000. */
+uint32_t store_read_limit(uint32_t limit);
+/**
+ * The statement selecting @columns of the tenants matching @query, into
+ * @sql (@cap bytes) with its parameters in @params (room for
+ * STORE_SEARCH_PARAMS_MAX).  The query's size and label count must have
+ * been checked.  -E2BIG if the statement does not fit.
+ */
+int store_search_sql(const struct tnd_tenant_query *query, const char *columns, char *sql, size_t cap,
+		     struct store_param *params, size_t *ret_n_params, struct tnd_error *err);
 
 /* --- the ops (sqlite_commit.c, sqlite_read.c) ------------------------------------ */
 

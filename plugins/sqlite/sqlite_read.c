@@ -13,7 +13,6 @@
 #include "autoconfig.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,16 +118,8 @@ static int64_t read_int(const struct read_rows *rows, size_t row, size_t col)
 
 /* --- running one query ------------------------------------------------------------------ */
 
-struct read_param {
-	const char *text; /* bound as text when not NULL, else @integer */
-	int64_t integer;
-};
-
-#define READ_TEXT(s) ((struct read_param){ .text = (s) })
-#define READ_INT(i) ((struct read_param){ .integer = (i) })
-
 /* Run @sql with @params on a pooled read connection and copy every row. */
-static int read_run(struct store *store, const char *sql, const struct read_param *params,
+static int read_run(struct store *store, const char *sql, const struct store_param *params,
 		    size_t n_params, struct read_rows *rows, struct tnd_error *err)
 {
 	struct store_conn *conn = store_pool_acquire(&store->readers);
@@ -162,13 +153,6 @@ out:
 	if (r < 0)
 		read_rows_free(rows);
 	return r;
-}
-
-static uint32_t read_limit(uint32_t limit)
-{
-	if (limit == 0)
-		return STORE_LIMIT_DEFAULT;
-	return limit > STORE_LIMIT_MAX ? STORE_LIMIT_MAX : limit;
 }
 
 /* --- tenants ------------------------------------------------------------------------------ */
@@ -206,7 +190,7 @@ static int read_visit_tenants(const struct read_rows *rows, tnd_tenant_visit_fn 
 int store_tenant_get(void *ctx, const char *id, tnd_tenant_visit_fn *visit, void *userdata,
 		     struct tnd_error *err)
 {
-	struct read_param params[] = { READ_TEXT(id) };
+	struct store_param params[] = { STORE_TEXT(id) };
 	struct read_rows rows;
 	int r;
 
@@ -228,37 +212,14 @@ int store_tenant_get(void *ctx, const char *id, tnd_tenant_visit_fn *visit, void
 	return r;
 }
 
-/* Append printf-style to a fixed buffer; false once it no longer fits. */
-static bool read_sql_add(char *sql, size_t cap, size_t *len, const char *fmt, ...) TND_PRINTF(4, 5);
-static bool read_sql_add(char *sql, size_t cap, size_t *len, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (*len >= cap)
-		return false;
-	va_start(ap, fmt);
-	n = vsnprintf(sql + *len, cap - *len, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= cap - *len)
-		return false;
-	*len += (size_t)n;
-	return true;
-}
-
-/* The SQL for a query depends only on which filters are set, so the
- * statement caches of the read connections keep the few shapes in use. */
 int store_tenant_search(void *ctx, const struct tnd_tenant_query *query, tnd_tenant_visit_fn *visit,
 			void *userdata, struct tnd_error *err)
 {
 	static const struct tnd_tenant_query everything = { .size = sizeof(everything) };
-	struct read_param params[4 + 1 + 2 * STORE_SEARCH_LABELS_MAX + 1];
-	static const char *const columns[4] = { "phase", "isolation", "region", "plan" };
-	const char *values[4];
+	struct store_param params[STORE_SEARCH_PARAMS_MAX];
 	struct read_rows rows;
 	char sql[8192];
-	size_t len = 0, n = 0;
-	bool ok;
+	size_t n = 0;
 	int r;
 
 	if (query == NULL)
@@ -278,38 +239,9 @@ int store_tenant_search(void *ctx, const struct tnd_tenant_query *query, tnd_ten
 			return -EINVAL;
 		}
 
-	values[0] = query->phase;
-	values[1] = query->isolation;
-	values[2] = query->region;
-	values[3] = query->plan;
-	ok = read_sql_add(sql, sizeof(sql), &len, "SELECT " READ_TENANT_COLUMNS " FROM tenants WHERE 1");
-	for (size_t i = 0; i < 4; i++) {
-		if (values[i] == NULL)
-			continue;
-		params[n++] = READ_TEXT(values[i]);
-		ok = ok && read_sql_add(sql, sizeof(sql), &len, " AND %s = ?%zu", columns[i], n);
-	}
-	if (query->phase == NULL && !query->include_deleted)
-		ok = ok && read_sql_add(sql, sizeof(sql), &len, " AND phase <> 'Deleted'");
-	if (query->after_id != NULL) {
-		params[n++] = READ_TEXT(query->after_id);
-		ok = ok && read_sql_add(sql, sizeof(sql), &len, " AND id > ?%zu", n);
-	}
-	for (size_t i = 0; i < query->n_labels; i++) {
-		params[n++] = READ_TEXT(query->label_keys[i]);
-		params[n++] = READ_TEXT(query->label_values[i]);
-		ok = ok && read_sql_add(sql, sizeof(sql), &len,
-					" AND id IN (SELECT tenant_id FROM tenant_labels"
-					" WHERE key = ?%zu AND value = ?%zu)",
-					n - 1, n);
-	}
-	params[n++] = READ_INT(read_limit(query->limit));
-	ok = ok && read_sql_add(sql, sizeof(sql), &len, " ORDER BY id LIMIT ?%zu", n);
-	if (!ok) {
-		tnd_error_set(err, "tenant query too large");
-		return -E2BIG;
-	}
-
+	r = store_search_sql(query, READ_TENANT_COLUMNS, sql, sizeof(sql), params, &n, err);
+	if (r < 0)
+		return r;
 	r = read_run(ctx, sql, params, n, &rows, err);
 	if (r < 0)
 		return r;
@@ -342,7 +274,7 @@ static void read_visit_versions(const struct read_rows *rows, tnd_version_visit_
 int store_version_list(void *ctx, const char *tenant_id, int64_t after_version, uint32_t limit,
 		       tnd_version_visit_fn *visit, void *userdata, struct tnd_error *err)
 {
-	struct read_param params[] = { READ_TEXT(tenant_id), READ_INT(after_version), READ_INT(read_limit(limit)) };
+	struct store_param params[] = { STORE_TEXT(tenant_id), STORE_INT(after_version), STORE_INT(store_read_limit(limit)) };
 	struct read_rows rows;
 	int r;
 
@@ -364,7 +296,7 @@ int store_version_list(void *ctx, const char *tenant_id, int64_t after_version, 
 int store_version_get(void *ctx, const char *tenant_id, int64_t version, tnd_version_visit_fn *visit,
 		      void *userdata, struct tnd_error *err)
 {
-	struct read_param params[] = { READ_TEXT(tenant_id), READ_INT(version) };
+	struct store_param params[] = { STORE_TEXT(tenant_id), STORE_INT(version) };
 	struct read_rows rows;
 	int r;
 
@@ -390,7 +322,7 @@ int store_version_get(void *ctx, const char *tenant_id, int64_t version, tnd_ver
 int store_phase_list(void *ctx, const char *tenant_id, int64_t after_seq, uint32_t limit,
 		     tnd_phase_visit_fn *visit, void *userdata, struct tnd_error *err)
 {
-	struct read_param params[] = { READ_TEXT(tenant_id), READ_INT(after_seq), READ_INT(read_limit(limit)) };
+	struct store_param params[] = { STORE_TEXT(tenant_id), STORE_INT(after_seq), STORE_INT(store_read_limit(limit)) };
 	struct read_rows rows;
 	int r;
 
@@ -429,7 +361,7 @@ int store_phase_list(void *ctx, const char *tenant_id, int64_t after_seq, uint32
 int store_idempotency_get(void *ctx, const char *key, int64_t now_ms, tnd_idempotency_visit_fn *visit,
 			  void *userdata, struct tnd_error *err)
 {
-	struct read_param params[] = { READ_TEXT(key), READ_INT(now_ms) };
+	struct store_param params[] = { STORE_TEXT(key), STORE_INT(now_ms) };
 	struct read_rows rows;
 	int r;
 

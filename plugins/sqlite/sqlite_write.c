@@ -74,8 +74,8 @@ static char *write_pointer_for_key(const char *key)
 
 /* Parse labels_json (a JSON object of strings) into one owned block:
  * the label array followed by the key and value strings. */
-static int write_labels_parse(const struct tnd_host *host, const char *labels_json,
-			      struct store_prepared_write *pw, struct tnd_error *err)
+int store_labels_parse(const struct tnd_host *host, const char *labels_json, struct store_prepared_write *pw,
+		       struct tnd_error *err)
 {
 	struct tnd_error json_err = { { 0 } };
 	struct tnd_json *doc = NULL;
@@ -195,7 +195,7 @@ static int write_prepare_tenant(const struct tnd_host *host, const struct tnd_wr
 	r = write_check_json_object(rec->status_json, "status_json", err);
 	if (r < 0)
 		return r;
-	return write_labels_parse(host, rec->labels_json, pw, err);
+	return store_labels_parse(host, rec->labels_json, pw, err);
 }
 
 static int write_prepare_one(const struct tnd_host *host, const struct tnd_write *write,
@@ -312,15 +312,24 @@ static const char write_sql_tenant_insert[] =
 	"INSERT INTO tenants (id, revision, version, observed_version, phase, state, plan, isolation,"
 	" region, labels_json, manifest_json, status_json, created_ms, updated_ms)"
 	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)";
+/* The usual update leaves the labels alone: one statement, which matches
+ * nothing when the labels changed, the revision is stale or the tenant is
+ * missing; the writer then looks at the row to tell which. */
+static const char write_sql_tenant_update_same_labels[] =
+	"UPDATE tenants SET revision = ?2, version = ?3, observed_version = ?4, phase = ?5, state = ?6,"
+	" plan = ?7, isolation = ?8, region = ?9, manifest_json = ?11,"
+	" status_json = ?12, created_ms = ?13, updated_ms = ?14"
+	" WHERE id = ?1 AND revision = ?15 AND labels_json = ?10";
 static const char write_sql_tenant_update[] =
 	"UPDATE tenants SET revision = ?2, version = ?3, observed_version = ?4, phase = ?5, state = ?6,"
 	" plan = ?7, isolation = ?8, region = ?9, labels_json = ?10, manifest_json = ?11,"
 	" status_json = ?12, created_ms = ?13, updated_ms = ?14"
 	" WHERE id = ?1 AND revision = ?15";
-static const char write_sql_tenant_revision[] = "SELECT revision FROM tenants WHERE id = ?1";
-static const char write_sql_labels_delete[] = "DELETE FROM tenant_labels WHERE tenant_id = ?1";
+static const char write_sql_tenant_current[] = "SELECT revision, labels_json FROM tenants WHERE id = ?1";
+static const char write_sql_label_delete[] =
+	"DELETE FROM tenant_labels WHERE key = ?1 AND value = ?2 AND tenant_id = ?3";
 static const char write_sql_label_insert[] =
-	"INSERT INTO tenant_labels (tenant_id, key, value) VALUES (?1, ?2, ?3)";
+	"INSERT INTO tenant_labels (key, value, tenant_id) VALUES (?1, ?2, ?3)";
 static const char write_sql_version_append[] =
 	"INSERT INTO tenant_versions (tenant_id, version, manifest_json, actor, request_id, time_ms)"
 	" VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
@@ -359,30 +368,49 @@ static int write_step(struct store_conn *writer, sqlite3_stmt *stmt, const char 
 	return r;
 }
 
-static int write_labels_replace(struct store_conn *writer, const struct store_prepared_write *pw,
-				bool had_labels, struct tnd_error *err)
+/* One label row: INSERT or DELETE (key, value, tenant). */
+static int write_label_row(struct store_conn *writer, const char *sql, const char *tenant_id,
+			   const struct store_label *label, const char *what, struct tnd_error *err)
 {
-	const struct tnd_tenant_record *rec = pw->record;
 	sqlite3_stmt *stmt;
 	int r;
 
-	if (had_labels) {
-		r = store_conn_prepare(writer, write_sql_labels_delete, &stmt, err);
-		if (r < 0)
-			return r;
-		write_bind_text(stmt, 1, rec->id);
-		r = write_step(writer, stmt, "delete labels", err);
+	r = store_conn_prepare_static(writer, sql, &stmt, err);
+	if (r < 0)
+		return r;
+	write_bind_text(stmt, 1, label->key);
+	write_bind_text(stmt, 2, label->value);
+	write_bind_text(stmt, 3, tenant_id);
+	return write_step(writer, stmt, what, err);
+}
+
+static bool write_label_in(const struct store_label *label, const struct store_label *set, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(label->key, set[i].key) == 0 && strcmp(label->value, set[i].value) == 0)
+			return true;
+	return false;
+}
+
+/* Move the label rows of @tenant_id from @old to @new: only the pairs that
+ * changed are written (a tenant has a few labels, so the quadratic scan
+ * costs less than sorting). */
+static int write_labels_move(struct store_conn *writer, const char *tenant_id, const struct store_label *old,
+			     size_t n_old, const struct store_label *new, size_t n_new, struct tnd_error *err)
+{
+	int r;
+
+	for (size_t i = 0; i < n_old; i++) {
+		if (write_label_in(&old[i], new, n_new))
+			continue;
+		r = write_label_row(writer, write_sql_label_delete, tenant_id, &old[i], "delete label", err);
 		if (r < 0)
 			return r;
 	}
-	for (size_t i = 0; i < pw->n_labels; i++) {
-		r = store_conn_prepare(writer, write_sql_label_insert, &stmt, err);
-		if (r < 0)
-			return r;
-		write_bind_text(stmt, 1, rec->id);
-		write_bind_text(stmt, 2, pw->labels[i].key);
-		write_bind_text(stmt, 3, pw->labels[i].value);
-		r = write_step(writer, stmt, "insert label", err);
+	for (size_t i = 0; i < n_new; i++) {
+		if (write_label_in(&new[i], old, n_old))
+			continue;
+		r = write_label_row(writer, write_sql_label_insert, tenant_id, &new[i], "insert label", err);
 		if (r < 0)
 			return r;
 	}
@@ -414,7 +442,7 @@ static int write_tenant_insert(struct store_conn *writer, const struct store_pre
 	sqlite3_stmt *stmt;
 	int r;
 
-	r = store_conn_prepare(writer, write_sql_tenant_insert, &stmt, err);
+	r = store_conn_prepare_static(writer, write_sql_tenant_insert, &stmt, err);
 	if (r < 0)
 		return r;
 	write_bind_tenant(stmt, rec);
@@ -424,37 +452,60 @@ static int write_tenant_insert(struct store_conn *writer, const struct store_pre
 			      rec->id);
 	if (r < 0)
 		return r;
-	return write_labels_replace(writer, pw, false, err);
+	return write_labels_move(writer, rec->id, NULL, 0, pw->labels, pw->n_labels, err);
 }
 
-static int write_tenant_update(struct store_conn *writer, const struct store_prepared_write *pw,
-			       struct tnd_error *err)
+/* Run one of the UPDATE statements; *@ret_changed says whether it matched. */
+static int write_tenant_update_run(struct store_conn *writer, const char *sql,
+				   const struct store_prepared_write *pw, bool *ret_changed,
+				   struct tnd_error *err)
 {
-	const struct tnd_tenant_record *rec = pw->record;
 	sqlite3_stmt *stmt;
-	int rc, r;
+	int r;
 
-	r = store_conn_prepare(writer, write_sql_tenant_update, &stmt, err);
+	r = store_conn_prepare_static(writer, sql, &stmt, err);
 	if (r < 0)
 		return r;
-	write_bind_tenant(stmt, rec);
+	write_bind_tenant(stmt, pw->record);
 	sqlite3_bind_int64(stmt, 15, pw->expect_revision);
 	r = write_step(writer, stmt, "update tenant", err);
 	if (r < 0)
 		return r;
-	if (sqlite3_changes(writer->db) == 1)
-		return write_labels_replace(writer, pw, true, err);
+	*ret_changed = sqlite3_changes(writer->db) == 1;
+	return 0;
+}
 
-	/* Nothing matched: tell a missing tenant from a stale revision. */
-	r = store_conn_prepare(writer, write_sql_tenant_revision, &stmt, err);
+/* The update did not match: a missing tenant, a stale revision, or new
+ * labels.  In the last case, update the row and move its label rows from
+ * the labels stored in the row to the new ones. */
+static int write_tenant_update_slow(const struct tnd_host *host, struct store_conn *writer,
+				    const struct store_prepared_write *pw, struct tnd_error *err)
+{
+	const struct tnd_tenant_record *rec = pw->record;
+	struct store_prepared_write old = { 0 };
+	sqlite3_stmt *stmt;
+	bool changed = false;
+	int rc, r;
+
+	r = store_conn_prepare_static(writer, write_sql_tenant_current, &stmt, err);
 	if (r < 0)
 		return r;
 	write_bind_text(stmt, 1, rec->id);
 	rc = sqlite3_step(stmt);
-	if (rc == SQLITE_ROW) {
+	if (rc == SQLITE_ROW && sqlite3_column_int64(stmt, 0) != pw->expect_revision) {
 		tnd_error_set(err, "tenant %s is at revision %lld, not %lld", rec->id,
 			      (long long)sqlite3_column_int64(stmt, 0), (long long)pw->expect_revision);
 		r = -ESTALE;
+	} else if (rc == SQLITE_ROW) {
+		/* Stored labels were validated when written: failing to parse
+		 * them now means the file was damaged. */
+		struct tnd_error parse_err = { { 0 } };
+
+		r = store_labels_parse(host, (const char *)sqlite3_column_text(stmt, 1), &old, &parse_err);
+		if (r < 0) {
+			tnd_error_set(err, "tenant %s: stored labels are unreadable: %s", rec->id, parse_err.message);
+			r = r == -ENOMEM ? r : -EIO;
+		}
 	} else if (rc == SQLITE_DONE) {
 		tnd_error_set(err, "tenant %s does not exist", rec->id);
 		r = -ENOENT;
@@ -462,7 +513,31 @@ static int write_tenant_update(struct store_conn *writer, const struct store_pre
 		r = store_fail(err, writer->db, rc, "read tenant revision");
 	}
 	store_stmt_done(stmt);
+	if (r < 0)
+		goto out;
+
+	r = write_tenant_update_run(writer, write_sql_tenant_update, pw, &changed, err);
+	if (r == 0 && !changed) {
+		tnd_error_set(err, "tenant %s: update matched no row", rec->id);
+		r = -EIO;
+	}
+	if (r == 0)
+		r = write_labels_move(writer, rec->id, old.labels, old.n_labels, pw->labels, pw->n_labels, err);
+out:
+	free(old.labels);
 	return r;
+}
+
+static int write_tenant_update(const struct tnd_host *host, struct store_conn *writer,
+			       const struct store_prepared_write *pw, struct tnd_error *err)
+{
+	bool changed = false;
+	int r;
+
+	r = write_tenant_update_run(writer, write_sql_tenant_update_same_labels, pw, &changed, err);
+	if (r < 0 || changed)
+		return r;
+	return write_tenant_update_slow(host, writer, pw, err);
 }
 
 static int write_version_append(struct store_conn *writer, const struct tnd_version_record *rec,
@@ -471,7 +546,7 @@ static int write_version_append(struct store_conn *writer, const struct tnd_vers
 	sqlite3_stmt *stmt;
 	int r;
 
-	r = store_conn_prepare(writer, write_sql_version_append, &stmt, err);
+	r = store_conn_prepare_static(writer, write_sql_version_append, &stmt, err);
 	if (r < 0)
 		return r;
 	write_bind_text(stmt, 1, rec->tenant_id);
@@ -495,7 +570,7 @@ static int write_phase_append(struct store_conn *writer, const struct tnd_phase_
 	sqlite3_stmt *stmt;
 	int r;
 
-	r = store_conn_prepare(writer, write_sql_phase_append, &stmt, err);
+	r = store_conn_prepare_static(writer, write_sql_phase_append, &stmt, err);
 	if (r < 0)
 		return r;
 	write_bind_text(stmt, 1, rec->tenant_id);
@@ -518,7 +593,7 @@ static int write_idempotency_insert(struct store_conn *writer, const struct tnd_
 	sqlite3_stmt *stmt;
 	int r;
 
-	r = store_conn_prepare(writer, write_sql_idempotency_insert, &stmt, err);
+	r = store_conn_prepare_static(writer, write_sql_idempotency_insert, &stmt, err);
 	if (r < 0)
 		return r;
 	write_bind_text(stmt, 1, rec->key);
@@ -543,21 +618,21 @@ static int write_idempotency_purge(struct store_conn *writer, int64_t before_ms,
 	sqlite3_stmt *stmt;
 	int r;
 
-	r = store_conn_prepare(writer, write_sql_idempotency_purge, &stmt, err);
+	r = store_conn_prepare_static(writer, write_sql_idempotency_purge, &stmt, err);
 	if (r < 0)
 		return r;
 	sqlite3_bind_int64(stmt, 1, before_ms);
 	return write_step(writer, stmt, "purge idempotency records", err);
 }
 
-int store_write_apply(struct store_conn *writer, const struct store_prepared_write *write,
-		      struct tnd_error *err)
+int store_write_apply(const struct tnd_host *host, struct store_conn *writer,
+		      const struct store_prepared_write *write, struct tnd_error *err)
 {
 	switch (write->kind) {
 	case TND_WRITE_TENANT_INSERT:
 		return write_tenant_insert(writer, write, err);
 	case TND_WRITE_TENANT_UPDATE:
-		return write_tenant_update(writer, write, err);
+		return write_tenant_update(host, writer, write, err);
 	case TND_WRITE_VERSION_APPEND:
 		return write_version_append(writer, write->record, err);
 	case TND_WRITE_PHASE_APPEND:

@@ -166,7 +166,7 @@ static void test_schema_fresh(void **state)
 
 	harness_insert(h, "s-1");
 	value = direct_query(h->db_path, "PRAGMA user_version");
-	assert_string_equal(value, "1");
+	assert_string_equal(value, "2");
 	free(value);
 	value = direct_query(h->db_path, "PRAGMA journal_mode");
 	assert_string_equal(value, "wal");
@@ -177,6 +177,7 @@ static void test_schema_fresh(void **state)
 	value = direct_query(h->db_path, "PRAGMA foreign_key_check");
 	assert_null(value);
 	assert_true(testutil_log_contains("schema migrated from version 0 to 1"));
+	assert_true(testutil_log_contains("schema migrated from version 1 to 2"));
 
 	/* every tenant's manifest is in there: owner-only */
 	assert_int_equal(stat(h->db_path, &st), 0);
@@ -256,8 +257,8 @@ static void test_reopen_persists(void **state)
 	assert_int_equal(list.n, 1);
 	int_list_free(&list);
 	assert_int_equal(h->ops->idempotency_get(h->ctx, "k", 2, NULL, NULL, &err), 0);
-	/* the schema was migrated once, not again */
-	assert_int_equal(testutil_log_count("schema migrated"), 1);
+	/* the schema was migrated once (two steps), not again */
+	assert_int_equal(testutil_log_count("schema migrated"), 2);
 	assert_int_equal(h->ops->ping(h->ctx, &err), 0);
 	assert_int_equal(h->ops->maintain(h->ctx, 0, &err), 0);
 }

@@ -1,0 +1,409 @@
+/*
+ * test_sqlite_migration.c — the registry's schema moves forward with its
+ * data, and its searches stay on indexes.
+ *
+ * A database written with schema version 1 (built here with the DDL that
+ * version 1 shipped, frozen below, and rows shaped as the version 1 writer
+ * wrote them) opens through the built sqlite.so, migrates to the newest
+ * version, reads back every record unchanged, answers every kind of search,
+ * takes new writes, and ends with exactly the schema of a fresh database.
+ * EXPLAIN QUERY PLAN of the statements sqlite_search.c builds (compiled
+ * into this test) shows which index serves each kind of search.
+ */
+#include "autoconfig.h"
+
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "host.h"
+#include "sqlite_harness.h"
+#include "sqlite_internal.h"
+#include "testutil.h"
+#include "util.h"
+
+/* Schema version 1 exactly as shipped (store_schema_v1 in sqlite_schema.c
+ * at version 1).  Never edit: it stands for databases in the field.  The
+ * end of test_migrate_v1 checks that migrating it gives the very schema a
+ * fresh database gets, which fails if this copy drifts from the shipped one. */
+static const char migration_schema_v1[] =
+	"CREATE TABLE tenants ("
+	" id TEXT PRIMARY KEY NOT NULL,"
+	" revision INTEGER NOT NULL,"
+	" version INTEGER NOT NULL,"
+	" observed_version INTEGER NOT NULL,"
+	" phase TEXT NOT NULL,"
+	" state TEXT NOT NULL,"
+	" plan TEXT NOT NULL,"
+	" isolation TEXT NOT NULL,"
+	" region TEXT,"
+	" labels_json TEXT NOT NULL,"
+	" manifest_json TEXT NOT NULL,"
+	" status_json TEXT NOT NULL,"
+	" created_ms INTEGER NOT NULL,"
+	" updated_ms INTEGER NOT NULL);"
+	"CREATE INDEX tenants_by_phase ON tenants(phase, id);"
+	"CREATE INDEX tenants_by_isolation ON tenants(isolation, id);"
+	"CREATE INDEX tenants_by_region ON tenants(region, id);"
+	"CREATE INDEX tenants_by_plan ON tenants(plan, id);"
+	"CREATE TABLE tenant_labels ("
+	" tenant_id TEXT NOT NULL REFERENCES tenants(id),"
+	" key TEXT NOT NULL,"
+	" value TEXT NOT NULL,"
+	" PRIMARY KEY (tenant_id, key)) WITHOUT ROWID;"
+	"CREATE INDEX tenant_labels_by_value ON tenant_labels(key, value, tenant_id);"
+	"CREATE TABLE tenant_versions ("
+	" tenant_id TEXT NOT NULL REFERENCES tenants(id),"
+	" version INTEGER NOT NULL,"
+	" manifest_json TEXT NOT NULL,"
+	" actor TEXT NOT NULL,"
+	" request_id TEXT,"
+	" time_ms INTEGER NOT NULL,"
+	" PRIMARY KEY (tenant_id, version));"
+	"CREATE TABLE phase_transitions ("
+	" seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" tenant_id TEXT NOT NULL REFERENCES tenants(id),"
+	" from_phase TEXT,"
+	" to_phase TEXT NOT NULL,"
+	" version INTEGER NOT NULL,"
+	" actor TEXT NOT NULL,"
+	" request_id TEXT,"
+	" reason TEXT,"
+	" time_ms INTEGER NOT NULL);"
+	"CREATE INDEX phase_transitions_by_tenant ON phase_transitions(tenant_id, seq);"
+	"CREATE TABLE idempotency ("
+	" key TEXT PRIMARY KEY NOT NULL,"
+	" request_hash TEXT NOT NULL,"
+	" status INTEGER NOT NULL,"
+	" response_json TEXT NOT NULL,"
+	" created_ms INTEGER NOT NULL,"
+	" expires_ms INTEGER NOT NULL);"
+	"CREATE INDEX idempotency_by_expiry ON idempotency(expires_ms);";
+
+#define MIGRATION_FILLERS 300
+
+/* --- direct access to the file ------------------------------------------------------------- */
+
+static sqlite3 *migration_db(const char *path)
+{
+	sqlite3 *db = NULL;
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	return db;
+}
+
+static void migration_exec(sqlite3 *db, const char *sql)
+{
+	char *message = NULL;
+
+	if (sqlite3_exec(db, sql, NULL, NULL, &message) != SQLITE_OK)
+		fail_msg("%s: %s", sql, message);
+}
+
+/* Every row of @sql, columns joined by '|', rows by '\n'. */
+static char *migration_rows(const char *path, const char *sql)
+{
+	sqlite3 *db = migration_db(path);
+	sqlite3_stmt *stmt = NULL;
+	struct tnd_buf out = { 0 };
+
+	if (sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) != SQLITE_OK)
+		fail_msg("%s: %s", sql, sqlite3_errmsg(db));
+	while (sqlite3_step(stmt) == SQLITE_ROW) {
+		for (int c = 0; c < sqlite3_column_count(stmt); c++) {
+			const unsigned char *text = sqlite3_column_text(stmt, c);
+			tnd_buf_addf(&out, "%s%s", c ? "|" : "", text ? (const char *)text : "NULL");
+		}
+		tnd_buf_addf(&out, "\n");
+	}
+	sqlite3_finalize(stmt);
+	sqlite3_close(db);
+	return out.data ? tnd_buf_steal(&out) : tnd_xstrdup("");
+}
+
+/* What the migration must carry over unchanged: head rows and lineage. */
+static char *migration_kept_rows(const char *path)
+{
+	char *tenants = migration_rows(path, "SELECT * FROM tenants ORDER BY id");
+	char *versions = migration_rows(path, "SELECT * FROM tenant_versions ORDER BY tenant_id, version");
+	char *both = tnd_xasprintf("%s%s", tenants, versions);
+
+	free(tenants);
+	free(versions);
+	return both;
+}
+
+/* A version 1 registry, written as the version 1 plugin wrote it. */
+static void migration_make_v1(const char *path)
+{
+	sqlite3 *db = migration_db(path);
+
+	migration_exec(db, "PRAGMA journal_mode=WAL");
+	migration_exec(db, "BEGIN");
+	migration_exec(db, migration_schema_v1);
+	migration_exec(db,
+		       "INSERT INTO tenants VALUES"
+		       " ('acme', 3, 2, 2, 'Active', 'active', 'business', 'shared', 'eu-west-1',"
+		       "  '{\"team\":\"core\",\"env\":\"prod\"}', '{\"v\":2}', '{\"phase\":\"Active\"}', 10, 30),"
+		       " ('beta', 2, 1, 1, 'Suspended', 'suspended', 'enterprise', 'dedicated', 'us-east-1',"
+		       "  '{\"env\":\"prod\"}', '{\"v\":1}', '{}', 11, 21),"
+		       " ('gamma', 1, 1, 0, 'Draft', 'draft', 'free', 'hybrid', NULL, '{}', '{\"v\":1}', '{}', 12, 12),"
+		       " ('gone', 4, 1, 1, 'Deleted', 'deleted', 'business', 'shared', 'eu-west-1',"
+		       "  '{\"env\":\"dev\"}', '{\"v\":1}', '{}', 13, 43);"
+		       "INSERT INTO tenant_labels VALUES ('acme', 'env', 'prod'), ('acme', 'team', 'core'),"
+		       " ('beta', 'env', 'prod'), ('gone', 'env', 'dev');"
+		       "INSERT INTO tenant_versions VALUES ('acme', 1, '{\"v\":1}', 'alice', 'req-1', 10),"
+		       " ('acme', 2, '{\"v\":2}', 'bob', NULL, 30), ('beta', 1, '{\"v\":1}', 'alice', 'req-2', 11);"
+		       "INSERT INTO phase_transitions (tenant_id, from_phase, to_phase, version, actor, request_id,"
+		       " reason, time_ms) VALUES ('acme', NULL, 'Draft', 1, 'alice', 'req-1', 'created', 10),"
+		       " ('beta', NULL, 'Draft', 1, 'alice', 'req-2', 'created', 11),"
+		       " ('acme', 'Draft', 'Active', 1, 'alice', 'req-1', 'applied', 10),"
+		       " ('beta', 'Draft', 'Suspended', 1, 'ops', NULL, 'billing', 21);"
+		       "INSERT INTO idempotency VALUES ('alice\nk1', 'hash', 201, '{\"ok\":true}', 10, 9000000000000);");
+	/* Enough tenants that every b-tree spans pages. */
+	for (int i = 0; i < MIGRATION_FILLERS; i++) {
+		char sql[512];
+
+		snprintf(sql, sizeof(sql),
+			 "INSERT INTO tenants VALUES ('filler-%03d', 1, 1, 1, 'Active', 'active', 'business',"
+			 " 'shared', 'eu-west-1', '{\"filler\":\"yes\"}', '{\"v\":1}', '{}', 1, 1);"
+			 "INSERT INTO tenant_labels VALUES ('filler-%03d', 'filler', 'yes');",
+			 i, i);
+		migration_exec(db, sql);
+	}
+	migration_exec(db, "PRAGMA user_version=1; PRAGMA application_id=1416520786"); /* 0x546e6452 */
+	migration_exec(db, "COMMIT");
+	sqlite3_close(db);
+}
+
+/* --- searching ---------------------------------------------------------------------------- */
+
+/* The ids @query finds, comma-separated. */
+static char *migration_search(struct harness *h, const struct tnd_tenant_query *query)
+{
+	struct tenant_list found = { 0 };
+	struct tnd_buf ids = { 0 };
+
+	assert_int_equal(harness_search(h, query, &found), 0);
+	for (size_t i = 0; i < found.n; i++)
+		tnd_buf_addf(&ids, "%s%s", i ? "," : "", found.items[i].id);
+	tenant_list_free(&found);
+	return ids.data ? tnd_buf_steal(&ids) : tnd_xstrdup("");
+}
+
+static void migration_expect_search(struct harness *h, const struct tnd_tenant_query *query, const char *ids)
+{
+	char *got = migration_search(h, query);
+
+	assert_string_equal(got, ids);
+	free(got);
+}
+
+/* The searches that exercise each index, and their answers on the fixture. */
+static void migration_check_searches(struct harness *h)
+{
+	const char *env = "env", *prod = "prod", *team = "team", *core = "core", *filler = "filler", *yes = "yes";
+	const char *two_keys[] = { "team", "env" }, *two_values[] = { "core", "prod" };
+	struct tnd_tenant_query q = { .size = sizeof(q) };
+	struct tenant_list found = { 0 };
+
+	q.phase = "Suspended";
+	migration_expect_search(h, &q, "beta");
+	q.phase = "Draft";
+	migration_expect_search(h, &q, "gamma");
+	q.phase = "Deleted";
+	migration_expect_search(h, &q, "gone");
+	q = (struct tnd_tenant_query){ .size = sizeof(q), .isolation = "dedicated" };
+	migration_expect_search(h, &q, "beta");
+	q.isolation = "hybrid";
+	migration_expect_search(h, &q, "gamma");
+	q = (struct tnd_tenant_query){ .size = sizeof(q), .region = "us-east-1" };
+	migration_expect_search(h, &q, "beta");
+	q = (struct tnd_tenant_query){ .size = sizeof(q), .plan = "free" };
+	migration_expect_search(h, &q, "gamma");
+	q = (struct tnd_tenant_query){ .size = sizeof(q), .label_keys = &env, .label_values = &prod, .n_labels = 1 };
+	migration_expect_search(h, &q, "acme,beta");
+	q.label_keys = &team;
+	q.label_values = &core;
+	migration_expect_search(h, &q, "acme");
+	q.label_keys = two_keys;
+	q.label_values = two_values;
+	q.n_labels = 2;
+	migration_expect_search(h, &q, "acme");
+	/* the unfiltered list skips the tombstone unless asked */
+	q = (struct tnd_tenant_query){ .size = sizeof(q), .limit = 3 };
+	migration_expect_search(h, &q, "acme,beta,filler-000");
+	q = (struct tnd_tenant_query){ .size = sizeof(q), .after_id = "filler-299", .include_deleted = 1 };
+	migration_expect_search(h, &q, "gamma,gone");
+	q = (struct tnd_tenant_query){ .size = sizeof(q), .phase = "Active", .isolation = "shared",
+				       .region = "eu-west-1", .plan = "business", .after_id = "filler-297" };
+	migration_expect_search(h, &q, "filler-298,filler-299");
+	q = (struct tnd_tenant_query){ .size = sizeof(q), .label_keys = &filler, .label_values = &yes,
+				       .n_labels = 1, .limit = 1000 };
+	assert_int_equal(harness_search(h, &q, &found), 0);
+	assert_int_equal(found.n, MIGRATION_FILLERS);
+	tenant_list_free(&found);
+}
+
+/* --- the tests ---------------------------------------------------------------------------- */
+
+static void test_migrate_v1(void **state)
+{
+	struct harness *h = *state;
+	struct tnd_tenant_record acme = harness_tenant("acme", "Active", "{\"team\":\"edge\",\"env\":\"prod\"}");
+	struct tnd_phase_record p = {
+		.size = sizeof(p), .tenant_id = "acme", .from_phase = "Active", .to_phase = "Suspended",
+		.version = 2, .actor = "ops", .time_ms = 50,
+	};
+	const char *team = "team", *edge = "edge", *core = "core";
+	struct tnd_tenant_query q = { .size = sizeof(q), .label_keys = &team, .label_values = &edge, .n_labels = 1 };
+	struct tnd_error err = { { 0 } };
+	struct tenant_list found = { 0 };
+	struct int_list list = { 0 };
+	char *before, *after, *fresh_path, *fresh_schema;
+
+	migration_make_v1(h->db_path);
+	before = migration_kept_rows(h->db_path);
+	assert_int_equal(harness_open(h, NULL, &err), 0);
+	assert_true(testutil_log_contains("schema migrated from version 1 to 2"));
+	assert_int_equal(testutil_log_count("schema migrated"), 1);
+
+	/* the file: newest version, intact, every row carried over */
+	after = migration_rows(h->db_path, "PRAGMA user_version");
+	assert_string_equal(after, "2\n");
+	free(after);
+	after = migration_rows(h->db_path, "PRAGMA integrity_check");
+	assert_string_equal(after, "ok\n");
+	free(after);
+	after = migration_rows(h->db_path, "PRAGMA foreign_key_check");
+	assert_string_equal(after, "");
+	free(after);
+	after = migration_kept_rows(h->db_path);
+	assert_string_equal(after, before);
+	free(after);
+	free(before);
+	after = migration_rows(h->db_path, "SELECT tenant_id, key, value FROM tenant_labels"
+					   " WHERE tenant_id NOT LIKE 'filler-%' ORDER BY 1, 2");
+	assert_string_equal(after, "acme|env|prod\nacme|team|core\nbeta|env|prod\ngone|env|dev\n");
+	free(after);
+
+	/* through the plugin: records, lineage, transitions, idempotency, searches */
+	assert_int_equal(h->ops->tenant_get(h->ctx, "acme", harness_collect_tenant, &found, &err), 0);
+	assert_int_equal(found.n, 1);
+	assert_string_equal(found.items[0].labels_json, "{\"team\":\"core\",\"env\":\"prod\"}");
+	assert_string_equal(found.items[0].manifest_json, "{\"v\":2}");
+	assert_int_equal(found.items[0].revision, 3);
+	assert_int_equal(found.items[0].updated_ms, 30);
+	tenant_list_free(&found);
+	assert_int_equal(h->ops->version_get(h->ctx, "acme", 2, harness_collect_version, &list, &err), 0);
+	assert_string_equal(list.texts[0], "acme|{\"v\":2}|bob|(null)|30");
+	int_list_free(&list);
+	assert_int_equal(h->ops->phase_list(h->ctx, "acme", 0, 0, harness_collect_phase, &list, &err), 0);
+	assert_int_equal(list.n, 2);
+	assert_int_equal(list.values[0], 1);
+	assert_int_equal(list.values[1], 3);
+	assert_string_equal(list.texts[1], "Draft>Active v1 alice req-1 applied");
+	int_list_free(&list);
+	assert_int_equal(h->ops->idempotency_get(h->ctx, "alice\nk1", 100, NULL, NULL, &err), 0);
+	migration_check_searches(h);
+
+	/* new writes: labels move, and seqs go on after the old ones */
+	acme.revision = 4;
+	assert_int_equal(harness_commit1(h, TND_WRITE_TENANT_UPDATE, 3, &acme, &err), 0);
+	migration_expect_search(h, &q, "acme");
+	q.label_values = &core;
+	migration_expect_search(h, &q, "");
+	assert_int_equal(harness_commit1(h, TND_WRITE_PHASE_APPEND, 0, &p, &err), 0);
+	assert_int_equal(h->ops->phase_list(h->ctx, "acme", 3, 0, harness_collect_phase, &list, &err), 0);
+	assert_int_equal(list.n, 1);
+	assert_int_equal(list.values[0], 5);
+	int_list_free(&list);
+
+	/* reopened: nothing left to migrate */
+	harness_close(h);
+	assert_int_equal(harness_open(h, NULL, &err), 0);
+	assert_int_equal(testutil_log_count("schema migrated"), 1);
+	harness_close(h);
+
+	/* and the migrated schema is the one a fresh database gets */
+	assert_int_equal(harness_open(h, "{\"path\":\"fresh.db\"}", &err), 0);
+	harness_close(h);
+	fresh_path = tnd_xasprintf("%s/fresh.db", h->dir);
+	fresh_schema = migration_rows(fresh_path, "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY name");
+	after = migration_rows(h->db_path, "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY name");
+	assert_string_equal(after, fresh_schema);
+	free(after);
+	free(fresh_schema);
+	free(fresh_path);
+}
+
+/* The plan of the statement store_search_sql() builds for @query. */
+static char *migration_plan(const char *path, const struct tnd_tenant_query *query)
+{
+	struct store_param params[STORE_SEARCH_PARAMS_MAX];
+	struct tnd_error err = { { 0 } };
+	char sql[8192], *explain, *plan;
+	size_t n = 0;
+
+	assert_int_equal(store_search_sql(query, "id, manifest_json", sql, sizeof(sql), params, &n, &err), 0);
+	explain = tnd_xasprintf("EXPLAIN QUERY PLAN %s", sql);
+	plan = migration_rows(path, explain);
+	free(explain);
+	return plan;
+}
+
+/* @query is served by @index and needs no sort (it reads in id order, so
+ * it stops at the limit). */
+static void migration_expect_plan(const char *path, const struct tnd_tenant_query *query, const char *index)
+{
+	char *plan = migration_plan(path, query);
+
+	if (strstr(plan, index) == NULL || strstr(plan, "TEMP B-TREE") != NULL || strstr(plan, "SCAN tenants\n"))
+		fail_msg("expected a plan on %s, got:\n%s", index, plan);
+	free(plan);
+}
+
+static void test_search_plans(void **state)
+{
+	struct harness *h = *state;
+	const char *key = "env", *value = "prod";
+	struct tnd_tenant_query q = { .size = sizeof(q) };
+
+	harness_insert(h, "planned");
+	harness_close(h);
+
+	migration_expect_plan(h->db_path, &q, "SCAN tenants USING INDEX tenants_search");
+	q.after_id = "m";
+	migration_expect_plan(h->db_path, &q, "SEARCH tenants USING INDEX tenants_search (id>?)");
+	q = (struct tnd_tenant_query){ .size = sizeof(q), .phase = "Suspended", .after_id = "m" };
+	migration_expect_plan(h->db_path, &q, "USING INDEX tenants_by_phase (phase=? AND id>?)");
+	q.phase = "Deleted";
+	migration_expect_plan(h->db_path, &q, "USING INDEX tenants_by_phase (phase=? AND id>?)");
+	q = (struct tnd_tenant_query){ .size = sizeof(q), .isolation = "dedicated" };
+	migration_expect_plan(h->db_path, &q, "USING INDEX tenants_by_isolation (isolation=?)");
+	/* the common values are most tenants: walked in id order */
+	q = (struct tnd_tenant_query){ .size = sizeof(q), .phase = "Active", .isolation = "shared" };
+	migration_expect_plan(h->db_path, &q, "USING INDEX tenants_search");
+	q = (struct tnd_tenant_query){ .size = sizeof(q), .region = "eu-west-1", .plan = "business" };
+	migration_expect_plan(h->db_path, &q, "USING INDEX tenants_search");
+	q = (struct tnd_tenant_query){ .size = sizeof(q), .label_keys = &key, .label_values = &value, .n_labels = 1 };
+	migration_expect_plan(h->db_path, &q, "SEARCH tenant_labels USING PRIMARY KEY (key=? AND value=?)");
+	q.region = "eu-west-1";
+	migration_expect_plan(h->db_path, &q, "SEARCH tenant_labels USING PRIMARY KEY (key=? AND value=?)");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_migrate_v1, harness_setup_closed, harness_teardown),
+		cmocka_unit_test_setup_teardown(test_search_plans, harness_setup_open, harness_teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
