@@ -359,7 +359,12 @@ static const char *txn_str(struct registry_txn *txn, const char *s)
 
 static const char *txn_json(struct registry_txn *txn, const json_t *value)
 {
-	return txn_keep(txn, json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER));
+	/* the head row and its version row carry the same manifest: dump it once */
+	if (value != NULL && value == txn->last_json)
+		return txn->last_json_text;
+	txn->last_json = value;
+	txn->last_json_text = txn_keep(txn, json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER));
+	return txn->last_json_text;
 }
 
 static void txn_push(struct registry_txn *txn, uint32_t kind, int64_t expect_revision, void *record)

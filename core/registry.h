@@ -107,6 +107,9 @@ struct registry_txn {
 	int idempotency_index;  /* -1 if none */
 	/* the tenant this txn writes, whose cached document it invalidates */
 	char *doc_id;
+	/* the last value serialized, so one manifest is dumped once per txn */
+	const json_t *last_json;
+	const char *last_json_text;
 };
 
 void registry_txn_init(struct registry_txn *txn);
