@@ -25,6 +25,11 @@
  * Reads hand records to a visitor callback; every pointer in a record is
  * borrowed for the duration of the callback only.  A visitor returns 0 to
  * continue or non-zero to stop (the read then returns 0).
+ *
+ * History: ABI 1.0 — tenants, lineage, phase transitions, idempotency.
+ * ABI 1.1 appended reconcile workflows and encrypted tenant credentials
+ * (write kinds 6–9, the `unsettled` search filter, and the workflow and
+ * credential read ops at the end of the ops table).
  */
 #ifndef TENANCYD_STORAGE_H
 #define TENANCYD_STORAGE_H
@@ -109,6 +114,47 @@ enum tnd_write_kind {
 	/** record: tnd_idempotency_record.  -EEXIST if an unexpired record
 	 *  with that key exists (an expired one is replaced). */
 	TND_WRITE_IDEMPOTENCY_INSERT = 5,
+	/* --- ABI 1.1 --- */
+	/** record: tnd_workflow_record.  -EEXIST if the id exists. */
+	TND_WRITE_WORKFLOW_INSERT = 6,
+	/** record: tnd_workflow_record.  -ENOENT if absent, -ESTALE unless the
+	 *  stored revision equals expect_revision (record->revision is
+	 *  expect_revision + 1, as for tenants). */
+	TND_WRITE_WORKFLOW_UPDATE = 7,
+	/** record: tnd_credential_record.  Insert or replace the tenant's credentials. */
+	TND_WRITE_CREDENTIAL_PUT = 8,
+	/** record: tnd_credential_record (only tenant_id is read).  Absent is fine. */
+	TND_WRITE_CREDENTIAL_DELETE = 9,
+};
+
+/**
+ * A reconcile workflow (ABI 1.1): the steps that bring one tenant to one
+ * version.  The driver indexes the scalar fields and stores document_json
+ * (steps, timings, errors, outputs) without looking inside.
+ */
+struct tnd_workflow_record {
+	uint32_t size;
+	const char *id;              /**< unique; sorts by creation time */
+	int64_t revision;            /**< optimistic lock, bumped by every write */
+	const char *tenant_id;       /**< the tenant need not exist any more (deleted) */
+	const char *kind;            /**< activate, update, suspend, resume, archive, delete, repair */
+	int64_t target_version;      /**< the tenant version this workflow realizes */
+	const char *state;           /**< Pending, Running, Succeeded, Failed, Superseded */
+	int64_t step;                /**< index of the next step to run: the checkpoint */
+	int64_t attempts;            /**< failed attempts of that step so far */
+	int64_t next_attempt_ms;     /**< do not run before this time */
+	const char *document_json;   /**< the core's JSON object, opaque to the driver */
+	int64_t created_ms;
+	int64_t updated_ms;
+};
+
+/** A tenant's data-plane credentials, encrypted by the core (ABI 1.1). */
+struct tnd_credential_record {
+	uint32_t size;
+	const char *tenant_id;
+	const char *key_id;          /**< which key encrypted it (rotation) */
+	const char *ciphertext;      /**< base64url of nonce || AES-256-GCM ciphertext || tag */
+	int64_t updated_ms;
 };
 
 struct tnd_write {
@@ -130,12 +176,28 @@ struct tnd_tenant_query {
 	const char *after_id;            /**< exclusive cursor: only ids > after_id */
 	uint32_t limit;                  /**< at most this many rows (0: driver default 100) */
 	int include_deleted;             /**< tombstones are skipped unless set or phase == "Deleted" */
+	/* --- ABI 1.1 (read only if the query's size covers it) --- */
+	int unsettled;                   /**< only tenants whose observed_version != version
+					      or whose phase differs from the desired state */
+};
+
+/** Workflow filter (ABI 1.1).  NULL/0 fields do not filter; ordered by id. */
+struct tnd_workflow_query {
+	uint32_t size;
+	const char *tenant_id;
+	const char *state;               /**< exact state */
+	int active;                      /**< only Pending or Running */
+	int64_t due_before_ms;           /**< with active: only next_attempt_ms <= this (0: no limit) */
+	const char *after_id;            /**< exclusive cursor */
+	uint32_t limit;                  /**< 0: driver default 100, at most 1000 */
 };
 
 typedef int tnd_tenant_visit_fn(const struct tnd_tenant_record *rec, void *userdata);
 typedef int tnd_version_visit_fn(const struct tnd_version_record *rec, void *userdata);
 typedef int tnd_phase_visit_fn(const struct tnd_phase_record *rec, void *userdata);
 typedef int tnd_idempotency_visit_fn(const struct tnd_idempotency_record *rec, void *userdata);
+typedef int tnd_workflow_visit_fn(const struct tnd_workflow_record *rec, void *userdata);
+typedef int tnd_credential_visit_fn(const struct tnd_credential_record *rec, void *userdata);
 
 /** Apply @writes atomically and durably.  On failure nothing is written and
  *  *@ret_failed_index (if not NULL) names the write that failed. */
@@ -168,11 +230,22 @@ typedef int tnd_storage_idempotency_get_fn(void *ctx, const char *key, int64_t n
 typedef int tnd_storage_maintain_fn(void *ctx, int64_t now_ms, struct tnd_error *err);
 /** Cheap liveness probe for /readyz: 0 when the registry answers. */
 typedef int tnd_storage_ping_fn(void *ctx, struct tnd_error *err);
+/** Visit workflow @id.  -ENOENT if there is none.  (ABI 1.1) */
+typedef int tnd_storage_workflow_get_fn(void *ctx, const char *id, tnd_workflow_visit_fn *visit, void *userdata,
+					struct tnd_error *err);
+/** Visit workflows matching @query in id order.  (ABI 1.1) */
+typedef int tnd_storage_workflow_list_fn(void *ctx, const struct tnd_workflow_query *query,
+					 tnd_workflow_visit_fn *visit, void *userdata, struct tnd_error *err);
+/** Visit the credentials of @tenant_id.  -ENOENT if there are none.  (ABI 1.1) */
+typedef int tnd_storage_credential_get_fn(void *ctx, const char *tenant_id, tnd_credential_visit_fn *visit,
+					  void *userdata, struct tnd_error *err);
 
 /**
  * The ops table.  Mandatory in v1: commit, tenant_get, tenant_search,
  * version_list, version_get, phase_list, idempotency_get.  Optional:
- * maintain, ping.
+ * maintain, ping.  ABI 1.1 appends workflow_get, workflow_list and
+ * credential_get; a driver built for 1.0 lacks them and the core then runs
+ * without the reconcile engine (it says so at start-up).
  */
 struct tnd_storage_ops {
 	uint32_t size;
@@ -185,6 +258,10 @@ struct tnd_storage_ops {
 	tnd_storage_idempotency_get_fn *idempotency_get;
 	tnd_storage_maintain_fn *maintain;
 	tnd_storage_ping_fn *ping;
+	/* --- ABI 1.1 --- */
+	tnd_storage_workflow_get_fn *workflow_get;
+	tnd_storage_workflow_list_fn *workflow_list;
+	tnd_storage_credential_get_fn *credential_get;
 };
 
 #ifdef __cplusplus

@@ -89,12 +89,13 @@ tnd_assert_contains "$TND_ERR" "$TND_TMP/no-such.conf: No such file or directory
 tnd_step "--list-plugins and --version"
 tnd_run "$tenancyd" -V
 tnd_assert_rc 0 "tenancyd -V"
-tnd_assert_match "$TND_OUT" '^tenancyd [0-9]+\.[0-9]+\.[0-9]+ \(plugin ABI 1\.0\)$' "version line"
+tnd_assert_match "$TND_OUT" '^tenancyd [0-9]+\.[0-9]+\.[0-9]+ \(plugin ABI [0-9]+\.[0-9]+\)$' "version line"
 version=$(printf '%s\n' "$TND_OUT" | cut -d' ' -f2)
+abi=$(printf '%s\n' "$TND_OUT" | sed 's/.*plugin ABI \([0-9.]*\)).*/\1/')
 tnd_run "$tenancyd" --list-plugins -c "$good"
 tnd_assert_rc 0 "tenancyd --list-plugins"
 tnd_assert_match "$TND_OUT" '^NAME +KIND +VERSION +ABI +FILE$' "plugin table header"
-tnd_assert_match "$TND_OUT" "^sqlite +storage +${version//./\\.} +1\\.0 +/.*/sqlite\\.so\$" "the sqlite plugin's row"
+tnd_assert_match "$TND_OUT" "^sqlite +storage +${version//./\\.} +${abi//./\\.} +/.*/sqlite\\.so\$" "the sqlite plugin's row"
 tnd_assert_eq 2 "$(printf '%s\n' "$TND_OUT" | wc -l)" "one plugin configured, one row"
 tnd_run "$tenancyd" --list-plugins -c "$TND_TMP/unknown-key.conf"
 tnd_assert_rc 1 "--list-plugins with a broken config"

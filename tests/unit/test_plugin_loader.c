@@ -38,7 +38,7 @@
 
 static const char *const fixture_names[] = {
 	"good_storage", "good_isolation", "good_policy", "good_notifier", "future_fields",
-	"older_layout", "no_descriptor", "bad_magic", "wrong_major", "newer_minor",
+	"older_layout", "no_descriptor", "bad_magic", "wrong_major", "newer_minor", "older_minor",
 	"truncated_descriptor", "truncated_ops", "wrong_kind", "no_name", "mismatched_name",
 	"missing_init", "no_ops", "missing_op", "failing_init", "failing_check",
 };
@@ -329,6 +329,24 @@ static void test_future_fields_accepted(void **state)
 	plugin_set_clear(&set);
 }
 
+/* A driver built for ABI 1.0 loads into a 1.1 core, which sees the newer ops absent. */
+static void test_older_minor_accepted(void **state)
+{
+	struct plugin_load_options opts = { .dir = fixtures_dir };
+	struct plugin_set set = { 0 };
+	struct tnd_loaded_plugin *plugin = NULL;
+	struct tnd_error err = { .message = "" };
+	const struct tnd_storage_ops *ops;
+
+	assert_int_equal(plugin_load(&opts, &set, TND_PLUGIN_STORAGE, "older_minor", NULL, NULL, &plugin, &err), 0);
+	assert_int_equal(plugin->desc->abi_minor, 0);
+	ops = plugin->ops;
+	assert_true(TND_HAS_FIELD(ops, struct tnd_storage_ops, ping));
+	assert_false(TND_HAS_FIELD(ops, struct tnd_storage_ops, workflow_get));
+	assert_false(TND_HAS_FIELD(ops, struct tnd_storage_ops, credential_get));
+	plugin_set_clear(&set);
+}
+
 static void test_older_layout_honours_size(void **state)
 {
 	struct plugin_load_options opts = { .dir = fixtures_dir, .check_only = true };
@@ -469,10 +487,13 @@ static struct refusal_case refuse_no_descriptor = { TND_PLUGIN_POLICY, "no_descr
 	"missing descriptor: no symbol tnd_plugin_v1" };
 static struct refusal_case refuse_bad_magic = { TND_PLUGIN_POLICY, "bad_magic", -ENOEXEC,
 	"bad magic 0x12345678 (expected 0x504e4454)" };
+#define STR2(x) #x
+#define STR(x) STR2(x)
+#define CORE_ABI STR(TND_ABI_MAJOR) "." STR(TND_ABI_MINOR)
 static struct refusal_case refuse_wrong_major = { TND_PLUGIN_POLICY, "wrong_major", -EPROTONOSUPPORT,
-	"ABI 2.0 has another major version than the core's 1.0" };
+	"has another major version than the core's " CORE_ABI };
 static struct refusal_case refuse_newer_minor = { TND_PLUGIN_POLICY, "newer_minor", -EPROTONOSUPPORT,
-	"ABI 1.1 is newer than the core's 1.0" };
+	"is newer than the core's " CORE_ABI };
 static struct refusal_case refuse_wrong_kind = { TND_PLUGIN_STORAGE, "wrong_kind", -EINVAL,
 	"kind isolation (1) does not match the storage section" };
 static struct refusal_case refuse_no_name = { TND_PLUGIN_POLICY, "no_name", -EPROTO, "missing name" };
@@ -496,7 +517,7 @@ static void test_refusal(void **state)
 
 static void test_refuse_truncated_descriptor(void **state)
 {
-	char *reason = tnd_xasprintf("truncated descriptor: %zu bytes, ABI 1.0 needs at least %zu",
+	char *reason = tnd_xasprintf("truncated descriptor: %zu bytes, ABI " CORE_ABI " needs at least %zu",
 				     offsetof(struct tnd_plugin, ops), offsetof(struct tnd_plugin, check_config));
 
 	expect_fixture_refused(TND_PLUGIN_POLICY, "truncated_descriptor", -EPROTO, reason);
@@ -505,7 +526,7 @@ static void test_refuse_truncated_descriptor(void **state)
 
 static void test_refuse_truncated_ops(void **state)
 {
-	char *reason = tnd_xasprintf("truncated storage ops table: %zu bytes, ABI 1.0 needs at least %zu",
+	char *reason = tnd_xasprintf("truncated storage ops table: %zu bytes, ABI " CORE_ABI " needs at least %zu",
 				     offsetof(struct tnd_storage_ops, idempotency_get),
 				     offsetof(struct tnd_storage_ops, maintain));
 
@@ -762,7 +783,7 @@ static void test_print(void **state)
 		/* columns line up under the header */
 		assert_true(tnd_str_has_prefix(line + kind_col, kind));
 		assert_non_null(strstr(line, p->desc->version));
-		assert_non_null(strstr(line, " 1.0 "));
+		assert_non_null(strstr(line, " " CORE_ABI " "));
 		assert_non_null(strstr(line, p->path));
 	}
 	assert_int_equal(lines, 5);
@@ -787,6 +808,7 @@ int main(void)
 		LOADER_KIND_TEST(case_notifier),
 		LOADER_TEST(test_future_fields_accepted),
 		LOADER_TEST(test_older_layout_honours_size),
+		LOADER_TEST(test_older_minor_accepted),
 		LOADER_TEST(test_refuse_world_writable_file),
 		LOADER_TEST(test_refuse_writable_directory),
 		LOADER_TEST(test_refuse_foreign_owner),
