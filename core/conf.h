@@ -60,6 +60,12 @@ struct tnd_region_conf {
 	char *standby;       /* another region's name, or NULL */
 	int64_t capacity;    /* most tenants placed here; 0 = unlimited */
 	json_t *data_plane;  /* the region's `data_plane` group as a JSON object ({} if absent) */
+	/* the isolation plugin serving each mode here (`isolation` group: shared =
+	 * "...", dedicated = "...", hybrid = "..."), names from plugins.isolation;
+	 * NULL: the region does not offer that mode */
+	char *shared_plugin;
+	char *dedicated_plugin;
+	char *hybrid_plugin;
 };
 
 /** One plugin instance named in the `plugins` section. */
@@ -106,6 +112,27 @@ struct tnd_conf {
 		size_t n_notifiers;
 	} plugins;
 
+	/* `reconcile` section: the controller and orchestrator */
+	struct {
+		int64_t resync_interval_s;      /* full resync (drift detection) period, default 60 */
+		int64_t retry_base_ms;          /* backoff base, default 500 */
+		int64_t retry_cap_ms;           /* backoff cap, default 60000 */
+		int max_attempts;               /* attempts per step before Failed, default 8 */
+		int64_t step_timeout_s;         /* task lease: re-dispatch after this, default 120 */
+		int64_t archive_retention_days; /* data of Archived tenants kept this long, default 30 */
+		char *credentials_key_file;     /* 32-byte AES key (base64 or hex), mode 0600; absolute */
+	} reconcile;
+
+	/* `workers` section: how worker processes reach the core */
+	struct {
+		char *endpoint;                 /* default "ipc://<state_dir>/workers.sock" */
+		char *command;                  /* tenancyd-worker to spawn; NULL: the built-in default */
+		int64_t heartbeat_interval_ms;  /* default 1000 */
+		int64_t heartbeat_timeout_ms;   /* peer considered gone after this, default 5000 */
+		char *curve_secret_key_file;    /* tcp:// endpoints: the core's CURVE secret key (Z85, 0600) */
+		char *authorized_keys_file;     /* tcp:// endpoints: worker public keys allowed (Z85 per line) */
+	} workers;
+
 	struct tnd_region_conf *regions;
 	size_t n_regions;
 	struct tnd_plan_conf *plans;
@@ -129,6 +156,10 @@ const struct tnd_plan_conf *conf_plan(const struct tnd_conf *conf, const char *c
 const struct tnd_region_conf *conf_region(const struct tnd_conf *conf, const char *name);
 /** True if some region belongs to residency zone @zone. */
 bool conf_residency_known(const struct tnd_conf *conf, const char *zone);
+/** The isolation plugin serving @mode (an enum tnd_isolation bit) in @region, or NULL. */
+const char *conf_region_isolation_plugin(const struct tnd_region_conf *region, unsigned mode);
+/** True when the reconcile engine runs: at least one isolation plugin is configured. */
+bool conf_reconcile_enabled(const struct tnd_conf *conf);
 
 /** The snapshot in force, with a new reference (caller conf_unref()s). */
 struct tnd_conf *conf_current_get1(void);

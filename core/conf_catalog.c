@@ -59,3 +59,20 @@ bool conf_residency_known(const struct tnd_conf *conf, const char *zone)
 			return true;
 	return false;
 }
+
+const char *conf_region_isolation_plugin(const struct tnd_region_conf *region, unsigned mode)
+{
+	if (region == NULL)
+		return NULL;
+	switch (mode) {
+	case TND_ISOLATION_SHARED: return region->shared_plugin;
+	case TND_ISOLATION_DEDICATED: return region->dedicated_plugin;
+	case TND_ISOLATION_HYBRID: return region->hybrid_plugin;
+	default: return NULL;
+	}
+}
+
+bool conf_reconcile_enabled(const struct tnd_conf *conf)
+{
+	return conf != NULL && conf->plugins.n_isolation > 0;
+}
