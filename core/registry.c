@@ -15,6 +15,7 @@
 #include "plugin_loader.h"
 #include "registry.h"
 #include "util.h"
+#include "workflow.h"
 
 struct registry {
 	const struct tnd_storage_ops *ops;
@@ -310,6 +311,120 @@ int registry_idempotency_get(struct registry *reg, const char *key, struct idemp
 	return 0;
 }
 
+/* --- reconcile (storage ABI 1.1) ------------------------------------------------ */
+
+bool registry_supports_reconcile(const struct registry *reg)
+{
+	return TND_HAS_FIELD(reg->ops, struct tnd_storage_ops, credential_get) && reg->ops->workflow_get &&
+	       reg->ops->workflow_list && reg->ops->credential_get;
+}
+
+static struct workflow *registry_workflow_from_record(const struct tnd_workflow_record *rec)
+{
+	struct workflow *wf = tnd_xcalloc(1, sizeof(*wf));
+
+	wf->id = tnd_xstrdup(rec->id);
+	wf->revision = rec->revision;
+	wf->tenant_id = tnd_xstrdup(rec->tenant_id);
+	wf->kind = tnd_xstrdup(rec->kind);
+	wf->target_version = rec->target_version;
+	wf->state = workflow_state_parse(rec->state);
+	wf->step = rec->step;
+	wf->attempts = rec->attempts;
+	wf->next_attempt_ms = rec->next_attempt_ms;
+	wf->doc = registry_parse_json(rec->document_json, "{}");
+	wf->created_ms = rec->created_ms;
+	wf->updated_ms = rec->updated_ms;
+	return wf;
+}
+
+static int registry_workflow_get_visit(const struct tnd_workflow_record *rec, void *userdata)
+{
+	struct workflow **out = userdata;
+
+	*out = registry_workflow_from_record(rec);
+	return 1;
+}
+
+int registry_workflow_get(struct registry *reg, const char *id, struct workflow **ret_workflow,
+			  struct tnd_error *err)
+{
+	struct workflow *wf = NULL;
+	int r;
+
+	if (!registry_supports_reconcile(reg))
+		return -ENOTSUP;
+	r = reg->ops->workflow_get(reg->ctx, id, registry_workflow_get_visit, &wf, err);
+	if (r < 0) {
+		workflow_free(wf);
+		return r;
+	}
+	if (wf == NULL)
+		return -ENOENT;
+	*ret_workflow = wf;
+	return 0;
+}
+
+struct registry_workflow_state {
+	registry_workflow_visit_fn *visit;
+	void *userdata;
+};
+
+static int registry_workflow_list_visit(const struct tnd_workflow_record *rec, void *userdata)
+{
+	struct registry_workflow_state *st = userdata;
+	struct workflow *wf = registry_workflow_from_record(rec);
+	int r = st->visit(wf, st->userdata);
+
+	workflow_free(wf);
+	return r;
+}
+
+int registry_workflow_list(struct registry *reg, const struct tnd_workflow_query *query,
+			   registry_workflow_visit_fn *visit, void *userdata, struct tnd_error *err)
+{
+	struct registry_workflow_state st = { visit, userdata };
+
+	if (!registry_supports_reconcile(reg))
+		return -ENOTSUP;
+	return reg->ops->workflow_list(reg->ctx, query, registry_workflow_list_visit, &st, err);
+}
+
+struct registry_credential_state {
+	char *key_id;
+	char *sealed;
+};
+
+static int registry_credential_visit(const struct tnd_credential_record *rec, void *userdata)
+{
+	struct registry_credential_state *st = userdata;
+
+	st->key_id = tnd_xstrdup(rec->key_id);
+	st->sealed = tnd_xstrdup(rec->ciphertext);
+	return 1;
+}
+
+int registry_credential_get(struct registry *reg, const char *tenant_id, char **ret_key_id, char **ret_sealed,
+			    struct tnd_error *err)
+{
+	struct registry_credential_state st = { NULL, NULL };
+	int r;
+
+	if (!registry_supports_reconcile(reg))
+		return -ENOTSUP;
+	r = reg->ops->credential_get(reg->ctx, tenant_id, registry_credential_visit, &st, err);
+	if (r == 0 && st.sealed == NULL)
+		r = -ENOENT;
+	if (r < 0) {
+		free(st.key_id);
+		free(st.sealed);
+		return r;
+	}
+	*ret_key_id = st.key_id;
+	*ret_sealed = st.sealed;
+	return 0;
+}
+
 int registry_ping(struct registry *reg, struct tnd_error *err)
 {
 	if (!TND_HAS_FIELD(reg->ops, struct tnd_storage_ops, ping) || reg->ops->ping == NULL)
@@ -340,6 +455,7 @@ void registry_txn_clear(struct registry_txn *txn)
 		free(txn->strings[i]);
 	free(txn->strings);
 	free(txn->doc_id);
+	json_decref((json_t *)txn->last_json);
 	registry_txn_init(txn);
 }
 
@@ -362,7 +478,9 @@ static const char *txn_json(struct registry_txn *txn, const json_t *value)
 	/* the head row and its version row carry the same manifest: dump it once */
 	if (value != NULL && value == txn->last_json)
 		return txn->last_json_text;
-	txn->last_json = value;
+	/* held until the txn is cleared, so its address cannot be reused meanwhile */
+	json_decref((json_t *)txn->last_json);
+	txn->last_json = json_incref((json_t *)value);
 	txn->last_json_text = txn_keep(txn, json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER));
 	return txn->last_json_text;
 }
@@ -399,6 +517,18 @@ void registry_txn_put_tenant(struct registry_txn *txn, const struct tenant_row *
 	rec->updated_ms = row->updated_ms;
 	txn_push(txn, expect_revision < 0 ? TND_WRITE_TENANT_INSERT : TND_WRITE_TENANT_UPDATE,
 		 expect_revision < 0 ? 0 : expect_revision, rec);
+	/* the head row goes first, whenever it is added: lineage, transitions,
+	 * workflows and credentials of the mutation refer to it */
+	if (txn->n > 1) {
+		struct tnd_write w = txn->writes[txn->n - 1];
+		void *r = txn->records[txn->n - 1];
+		memmove(&txn->writes[1], &txn->writes[0], (txn->n - 1) * sizeof(txn->writes[0]));
+		memmove(&txn->records[1], &txn->records[0], (txn->n - 1) * sizeof(txn->records[0]));
+		txn->writes[0] = w;
+		txn->records[0] = r;
+		if (txn->idempotency_index >= 0)
+			txn->idempotency_index++;
+	}
 	free(txn->doc_id);
 	txn->doc_id = tnd_xstrdup(row->id);
 }
@@ -450,6 +580,49 @@ void registry_txn_add_idempotency(struct registry_txn *txn, const char *key, con
 	rec->expires_ms = now_ms + ttl_ms;
 	txn->idempotency_index = (int)txn->n;
 	txn_push(txn, TND_WRITE_IDEMPOTENCY_INSERT, 0, rec);
+}
+
+void registry_txn_put_workflow(struct registry_txn *txn, const struct workflow *wf, int64_t expect_revision)
+{
+	struct tnd_workflow_record *rec = tnd_xcalloc(1, sizeof(*rec));
+
+	rec->size = sizeof(*rec);
+	rec->id = txn_str(txn, wf->id);
+	rec->revision = wf->revision;
+	rec->tenant_id = txn_str(txn, wf->tenant_id);
+	rec->kind = txn_str(txn, wf->kind);
+	rec->target_version = wf->target_version;
+	rec->state = workflow_state_name(wf->state);
+	rec->step = wf->step;
+	rec->attempts = wf->attempts;
+	rec->next_attempt_ms = wf->next_attempt_ms;
+	rec->document_json = txn_json(txn, wf->doc);
+	rec->created_ms = wf->created_ms;
+	rec->updated_ms = wf->updated_ms;
+	txn_push(txn, expect_revision < 0 ? TND_WRITE_WORKFLOW_INSERT : TND_WRITE_WORKFLOW_UPDATE,
+		 expect_revision < 0 ? 0 : expect_revision, rec);
+}
+
+void registry_txn_put_credential(struct registry_txn *txn, const char *tenant_id, const char *key_id,
+				 const char *sealed, int64_t now_ms)
+{
+	struct tnd_credential_record *rec = tnd_xcalloc(1, sizeof(*rec));
+
+	rec->size = sizeof(*rec);
+	rec->tenant_id = txn_str(txn, tenant_id);
+	rec->key_id = txn_str(txn, key_id);
+	rec->ciphertext = txn_str(txn, sealed);
+	rec->updated_ms = now_ms;
+	txn_push(txn, TND_WRITE_CREDENTIAL_PUT, 0, rec);
+}
+
+void registry_txn_delete_credential(struct registry_txn *txn, const char *tenant_id)
+{
+	struct tnd_credential_record *rec = tnd_xcalloc(1, sizeof(*rec));
+
+	rec->size = sizeof(*rec);
+	rec->tenant_id = txn_str(txn, tenant_id);
+	txn_push(txn, TND_WRITE_CREDENTIAL_DELETE, 0, rec);
 }
 
 int registry_commit(struct registry *reg, struct registry_txn *txn, size_t *ret_failed_index,

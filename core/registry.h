@@ -21,6 +21,7 @@
 struct tnd_loaded_plugin;
 struct registry;
 struct doc_entry;
+struct workflow;
 
 /** An owned copy of a tenant's head row. */
 struct tenant_row {
@@ -89,6 +90,21 @@ struct idempotent_response {
 int registry_idempotency_get(struct registry *reg, const char *key, struct idempotent_response *ret,
 			     struct tnd_error *err);
 
+/* --- reconcile (storage ABI 1.1) ----------------------------------------- */
+
+/** True when the driver has the workflow and credential ops (ABI >= 1.1). */
+bool registry_supports_reconcile(const struct registry *reg);
+/** 0 and a new workflow, or -ENOENT. */
+int registry_workflow_get(struct registry *reg, const char *id, struct workflow **ret_workflow,
+			  struct tnd_error *err);
+typedef int registry_workflow_visit_fn(const struct workflow *wf, void *userdata);
+/** Visit workflows matching @query (owned copies, freed after each visit). */
+int registry_workflow_list(struct registry *reg, const struct tnd_workflow_query *query,
+			   registry_workflow_visit_fn *visit, void *userdata, struct tnd_error *err);
+/** 0 and the sealed credential of @tenant_id (caller frees both), or -ENOENT. */
+int registry_credential_get(struct registry *reg, const char *tenant_id, char **ret_key_id, char **ret_sealed,
+			    struct tnd_error *err);
+
 int registry_ping(struct registry *reg, struct tnd_error *err);
 int registry_maintain(struct registry *reg, struct tnd_error *err);
 
@@ -115,7 +131,8 @@ struct registry_txn {
 void registry_txn_init(struct registry_txn *txn);
 void registry_txn_clear(struct registry_txn *txn);
 
-/** Insert (expect_revision < 0) or update (expect_revision = stored revision) the head row. */
+/** Insert (expect_revision < 0) or update (expect_revision = stored revision)
+ *  the head row; it becomes the txn's first write whenever it is added. */
 void registry_txn_put_tenant(struct registry_txn *txn, const struct tenant_row *row, int64_t expect_revision);
 void registry_txn_add_version(struct registry_txn *txn, const char *id, int64_t version, const json_t *manifest,
 			      const char *actor, const char *request_id, int64_t time_ms);
@@ -124,6 +141,12 @@ void registry_txn_add_transition(struct registry_txn *txn, const char *id, enum 
 				 int64_t time_ms);
 void registry_txn_add_idempotency(struct registry_txn *txn, const char *key, const char *request_hash, int status,
 				  const json_t *response, int64_t now_ms, int64_t ttl_ms);
+
+/** Insert (expect_revision < 0) or update (expect_revision = stored revision) a workflow. */
+void registry_txn_put_workflow(struct registry_txn *txn, const struct workflow *wf, int64_t expect_revision);
+void registry_txn_put_credential(struct registry_txn *txn, const char *tenant_id, const char *key_id,
+				 const char *sealed, int64_t now_ms);
+void registry_txn_delete_credential(struct registry_txn *txn, const char *tenant_id);
 
 /** Commit atomically and durably.  On failure *@ret_failed_index names the
  *  failing write (compare with txn->idempotency_index). */

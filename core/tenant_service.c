@@ -19,6 +19,7 @@
 #include "manifest.h"
 #include "placement.h"
 #include "problem.h"
+#include "reconcile.h"
 #include "registry.h"
 #include "tenant_service.h"
 #include "util.h"
@@ -127,33 +128,6 @@ static json_t *service_status(enum tnd_phase phase, int64_t observed_version, co
 	return status;
 }
 
-/*
- * SEAM — replaced by the controller (reconcile issue).  With no controller
- * and no workers yet, a recorded desired state is settled at once: in the
- * same transaction the phase follows spec.state and observedVersion
- * follows version.  The controller will leave phase and observedVersion
- * alone here and move them when the workflow that reaches the desired
- * state completes.  Returns the phase the row had before.
- */
-static enum tnd_phase service_settle_directly(struct tenant_row *row, enum tnd_phase target, int64_t now_ms)
-{
-	json_t *placement = json_object_get(row->status, "placement");
-	enum tnd_phase before = row->phase;
-	json_t *status;
-
-	if (row->phase != target) {
-		row->phase = target;
-		status = service_status(target, row->version, placement, now_ms);
-	} else {
-		status = json_deep_copy(row->status);
-		json_object_set_new(status, "observedVersion", json_integer(row->version));
-	}
-	row->observed_version = row->version;
-	json_decref(row->status);
-	row->status = status;
-	return before;
-}
-
 /* --- committing ----------------------------------------------------------------------- */
 
 enum service_outcome {
@@ -237,6 +211,21 @@ static enum service_outcome service_unchanged(struct registry *reg, const struct
 
 /* --- apply ---------------------------------------------------------------------------- */
 
+/* What reconcile_attach() failing means for the caller. */
+static enum service_outcome service_reconcile_failed(int r, const char *id, const struct tnd_error *err,
+						     struct problem **ret_problem)
+{
+	if (r == -ESTALE)
+		return SERVICE_RETRY;
+	if (r == -ENXIO) {
+		*ret_problem = problem_new(422, "placement-rejected", "Placement rejected", "tenant %s: %s", id,
+					   err->message);
+		return SERVICE_FAILED;
+	}
+	*ret_problem = service_storage_problem("reconcile planning", r, err);
+	return SERVICE_FAILED;
+}
+
 static struct problem *service_lifecycle_problem(const char *id, enum tnd_phase from, enum tnd_phase to)
 {
 	struct tnd_error err = { "" };
@@ -262,9 +251,12 @@ static enum service_outcome service_create(struct registry *reg, const struct tn
 	enum tnd_phase target = lifecycle_phase_parse(json_string_value(json_object_get(spec, "state")));
 	json_t *errors, *placement = NULL;
 	struct tenant_row row = { 0 };
+	struct tnd_error err = { "" };
 	struct registry_txn txn;
 	enum service_outcome outcome;
+	enum tnd_phase from;
 	int64_t now = tnd_now_ms();
+	int r;
 
 	if (rctx->if_match) {
 		*ret_problem = service_precondition_failed(id, false, 0);
@@ -298,23 +290,28 @@ static enum service_outcome service_create(struct registry *reg, const struct tn
 	row.created_ms = now;
 	row.updated_ms = now;
 
-	service_settle_directly(&row, target, now);
-
-	/* the head row first: lineage and transitions refer to it */
 	registry_txn_init(&txn);
+	r = reconcile_attach(reg, conf, &txn, NULL, &row, rctx, &from, &err);
+	if (r < 0) {
+		outcome = service_reconcile_failed(r, id, &err, ret_problem);
+		goto out;
+	}
 	registry_txn_put_tenant(&txn, &row, -1);
 	registry_txn_add_version(&txn, id, 1, norm, rctx->actor, rctx->request_id, now);
 	registry_txn_add_transition(&txn, id, TND_PHASE_INVALID, TND_PHASE_DRAFT, 1, rctx->actor, rctx->request_id,
 				    "created", now);
-	if (target != TND_PHASE_DRAFT)
-		registry_txn_add_transition(&txn, id, TND_PHASE_DRAFT, target, 1, rctx->actor, rctx->request_id,
-					    "applied", now);
+	if (from != TND_PHASE_INVALID)
+		registry_txn_add_transition(&txn, id, from, row.phase, 1, rctx->actor, rctx->request_id, "applied",
+					    now);
 
 	outcome = service_commit(reg, &txn, rctx, service_row_response(201, &row, true), ret_response,
 				 ret_problem);
-	if (outcome == SERVICE_DONE)
+	if (outcome == SERVICE_DONE) {
 		log_info("tenant %s created (%s, %s in %s)", id, lifecycle_phase_name(row.phase), row.isolation,
 			 row.region);
+		reconcile_wake();
+	}
+out:
 	registry_txn_clear(&txn);
 	json_decref(row.status);
 	json_decref(placement);
@@ -357,16 +354,19 @@ static struct problem *service_check_pinned(const struct tenant_row *row, const 
 }
 
 /* Record a new version of @row with manifest @manifest and desired state @target. */
-static enum service_outcome service_update(struct registry *reg, const struct tenant_row *row, json_t *manifest,
-					   enum tnd_phase target, const char *reason, const struct request_ctx *rctx,
-					   json_t **ret_response, struct problem **ret_problem)
+static enum service_outcome service_update(struct registry *reg, const struct tnd_conf *conf,
+					   const struct tenant_row *row, json_t *manifest, enum tnd_phase target,
+					   const char *reason, const struct request_ctx *rctx, json_t **ret_response,
+					   struct problem **ret_problem)
 {
 	struct tenant_row next = *row;
 	const json_t *spec = json_object_get(manifest, "spec");
+	struct tnd_error err = { "" };
 	struct registry_txn txn;
 	enum service_outcome outcome;
-	enum tnd_phase before;
+	enum tnd_phase from;
 	int64_t now = tnd_now_ms();
+	int r;
 
 	next.revision = row->revision + 1;
 	next.version = row->version + 1;
@@ -379,25 +379,32 @@ static enum service_outcome service_update(struct registry *reg, const struct te
 	next.status = json_deep_copy(row->status);
 	next.updated_ms = now;
 
-	before = service_settle_directly(&next, target, now);
-
 	registry_txn_init(&txn);
+	r = reconcile_attach(reg, conf, &txn, row, &next, rctx, &from, &err);
+	if (r < 0) {
+		outcome = service_reconcile_failed(r, row->id, &err, ret_problem);
+		goto out;
+	}
 	registry_txn_put_tenant(&txn, &next, row->revision);
 	registry_txn_add_version(&txn, row->id, next.version, manifest, rctx->actor, rctx->request_id, now);
-	if (before != next.phase)
-		registry_txn_add_transition(&txn, row->id, before, next.phase, next.version, rctx->actor,
+	if (from != TND_PHASE_INVALID)
+		registry_txn_add_transition(&txn, row->id, from, next.phase, next.version, rctx->actor,
 					    rctx->request_id, reason, now);
 	outcome = service_commit(reg, &txn, rctx, service_row_response(200, &next, false), ret_response,
 				 ret_problem);
-	if (outcome == SERVICE_DONE)
-		log_info("tenant %s updated to version %lld (%s)", row->id, (long long)next.version,
-			 lifecycle_phase_name(next.phase));
+	if (outcome == SERVICE_DONE) {
+		log_info("tenant %s updated to version %lld (%s, desired %s)", row->id, (long long)next.version,
+			 lifecycle_phase_name(next.phase), lifecycle_state_name(next.state));
+		reconcile_wake();
+	}
+out:
 	registry_txn_clear(&txn);
 	json_decref(next.status);
 	return outcome;
 }
 
-static enum service_outcome service_apply_existing(struct registry *reg, const struct tenant_row *row,
+static enum service_outcome service_apply_existing(struct registry *reg, const struct tnd_conf *conf,
+						   const struct tenant_row *row,
 						   const json_t *norm, const struct request_ctx *rctx,
 						   json_t **ret_response, struct problem **ret_problem)
 {
@@ -424,7 +431,7 @@ static enum service_outcome service_apply_existing(struct registry *reg, const s
 		return SERVICE_FAILED;
 	}
 	manifest = json_deep_copy(norm);
-	outcome = service_update(reg, row, manifest, target, "applied", rctx, ret_response, ret_problem);
+	outcome = service_update(reg, conf, row, manifest, target, "applied", rctx, ret_response, ret_problem);
 	json_decref(manifest);
 	return outcome;
 }
@@ -465,7 +472,7 @@ int tenant_apply(struct registry *reg, const struct tnd_conf *conf, const json_t
 			*ret_problem = service_storage_problem("tenant read", r, &err);
 			outcome = SERVICE_FAILED;
 		} else {
-			outcome = service_apply_existing(reg, row, norm, rctx, ret_response, ret_problem);
+			outcome = service_apply_existing(reg, conf, row, norm, rctx, ret_response, ret_problem);
 			tenant_row_free(row);
 		}
 	}
@@ -488,7 +495,8 @@ static const struct {
 	[TENANT_ACTION_DELETE] = { TND_PHASE_DELETED, "deleted" },
 };
 
-static enum service_outcome service_act_once(struct registry *reg, const char *id, enum tenant_action action,
+static enum service_outcome service_act_once(struct registry *reg, const struct tnd_conf *conf, const char *id,
+					     enum tenant_action action,
 					     const struct request_ctx *rctx, json_t **ret_response,
 					     struct problem **ret_problem)
 {
@@ -530,7 +538,7 @@ static enum service_outcome service_act_once(struct registry *reg, const char *i
 		manifest = json_deep_copy(row->manifest);
 		json_object_set_new(json_object_get(manifest, "spec"), "state",
 				    json_string(lifecycle_state_name(target)));
-		outcome = service_update(reg, row, manifest, target, service_actions[action].reason, rctx,
+		outcome = service_update(reg, conf, row, manifest, target, service_actions[action].reason, rctx,
 					 ret_response, ret_problem);
 		json_decref(manifest);
 	}
@@ -543,9 +551,8 @@ int tenant_act(struct registry *reg, const struct tnd_conf *conf, const char *id
 {
 	enum service_outcome outcome = SERVICE_RETRY;
 
-	(void)conf; /* policy and quota gates (governance issue) will read it */
 	for (int attempt = 0; attempt < SERVICE_MAX_ATTEMPTS && outcome == SERVICE_RETRY; attempt++)
-		outcome = service_act_once(reg, id, action, rctx, ret_response, ret_problem);
+		outcome = service_act_once(reg, conf, id, action, rctx, ret_response, ret_problem);
 	if (outcome == SERVICE_RETRY)
 		*ret_problem = problem_new(409, "conflict", "Concurrent modification",
 					   "tenant %s is being modified concurrently; retry", id);
