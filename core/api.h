@@ -18,6 +18,9 @@ struct api_server;
  *  config in force is read per request (conf_current_get1). */
 int api_server_start(const struct tnd_conf *conf, struct registry *reg, struct api_server **ret_server,
 		     struct tnd_error *err);
+struct orchestrator;
+/** Let the workflow routes show what is in flight. */
+void api_server_attach_orchestrator(struct api_server *server, struct orchestrator *orch);
 /** The port actually bound (differs from the config when it asked for 0). */
 uint16_t api_server_port(const struct api_server *server);
 /** Stop accepting connections; /readyz turns 503 at once. */

@@ -22,9 +22,12 @@ struct problem;
 
 #define API_MAX_PARAMS 4
 
+struct orchestrator;
+
 struct api_server {
 	struct MHD_Daemon *daemon;
 	struct registry *registry;
+	struct orchestrator *orchestrator;   /* NULL without a data plane */
 	uint16_t port;
 	atomic_uint in_flight;
 	atomic_bool draining;
@@ -85,6 +88,12 @@ api_handler_fn api_tenant_suspend;
 api_handler_fn api_tenant_resume;
 api_handler_fn api_tenant_archive;
 api_handler_fn api_tenant_delete;
+
+/* handlers: api_workflows.c */
+api_handler_fn api_workflows_list;
+api_handler_fn api_workflow_get;
+api_handler_fn api_workflow_retry;
+api_handler_fn api_tenant_credentials;
 
 /* handlers: api_system.c */
 api_handler_fn api_healthz;

@@ -48,6 +48,10 @@ static const struct api_route_def api_routes[] = {
 	{ "POST", "/v1/tenants/{id}/suspend", api_tenant_suspend, TND_ROLE_OPERATOR, 0 },
 	{ "POST", "/v1/tenants/{id}/resume", api_tenant_resume, TND_ROLE_OPERATOR, 0 },
 	{ "POST", "/v1/tenants/{id}/archive", api_tenant_archive, TND_ROLE_OPERATOR, 0 },
+	{ "GET", "/v1/tenants/{id}/credentials", api_tenant_credentials, TND_ROLE_ADMIN, 0 },
+	{ "GET", "/v1/workflows", api_workflows_list, TND_ROLE_TENANT, 0 },
+	{ "GET", "/v1/workflows/{id}", api_workflow_get, TND_ROLE_TENANT, 0 },
+	{ "POST", "/v1/workflows/{id}/retry", api_workflow_retry, TND_ROLE_OPERATOR, 0 },
 };
 
 /* Match @path against @pattern; on success the {params} are copied into @req. */
@@ -144,7 +148,7 @@ enum MHD_Result api_route(struct api_request *req)
 			return api_fail(req, 404, "not-found", "Not found", "tenant %s does not exist",
 					req->params[0]);
 	}
-	if (req->n_params > 0)
-		log_context_set_tenant(req->params[0]); /* every {id} route names a tenant first */
+	if (req->n_params > 0 && strncmp(route->pattern, "/v1/tenants/", 12) == 0)
+		log_context_set_tenant(req->params[0]); /* the {id} of a tenant route is a tenant */
 	return route->handler(req);
 }

@@ -243,6 +243,11 @@ int api_server_start(const struct tnd_conf *conf, struct registry *reg, struct a
 	return 0;
 }
 
+void api_server_attach_orchestrator(struct api_server *server, struct orchestrator *orch)
+{
+	server->orchestrator = orch;
+}
+
 uint16_t api_server_port(const struct api_server *server)
 {
 	return server->port;
