@@ -25,9 +25,13 @@
 
 #include "api.h"
 #include "conf.h"
+#include "controller.h"
+#include "credentials.h"
 #include "daemon.h"
 #include "log.h"
+#include "orchestrator.h"
 #include "plugin_loader.h"
+#include "reconcile.h"
 #include "registry.h"
 #include "state_lock.h"
 #include "util.h"
@@ -242,6 +246,45 @@ static void daemon_print_banner(const struct tnd_conf *conf, const char *url)
 	free(token_path);
 }
 
+/*
+ * With isolation plugins configured, start the reconcile engine: credentials
+ * key, workers and orchestrator, controller.  Without, the registry settles
+ * desired states by itself (registry-only mode).
+ */
+static int daemon_start_reconcile(const struct tnd_conf *conf, const char *config_path, struct registry *reg,
+				  struct orchestrator **ret_orch, struct controller **ret_ctl)
+{
+	struct credentials_key *key = NULL;
+	struct tnd_error err = { "" };
+
+	if (!conf_reconcile_enabled(conf)) {
+		log_notice("no isolation plugin configured: registry-only mode (desired states settle at once)");
+		return 0;
+	}
+	if (!registry_supports_reconcile(reg)) {
+		log_error("the storage driver %s predates storage ABI 1.1 (no workflows): cannot run the data plane",
+			  conf->plugins.storage.name);
+		return -ENOTSUP;
+	}
+	if (credentials_key_load(conf->reconcile.credentials_key_file, &key, &err) < 0) {
+		log_error("reconcile.credentials_key_file: %s", err.message);
+		return -EINVAL;
+	}
+	if (orchestrator_start(reg, config_path, ret_orch, &err) < 0) {
+		log_error("cannot start the workers: %s", err.message);
+		credentials_key_free(key);
+		return -EIO;
+	}
+	reconcile_setup(key, (void (*)(void *))orchestrator_wake, *ret_orch);
+	if (controller_start(reg, *ret_orch, ret_ctl, &err) < 0) {
+		log_error("%s", err.message);
+		return -EIO;
+	}
+	log_notice("reconcile engine running: %d worker(s), resync every %llds", conf->daemon.workers,
+		   (long long)conf->reconcile.resync_interval_s);
+	return 0;
+}
+
 static void daemon_block_signals(sigset_t *set)
 {
 	sigemptyset(set);
@@ -262,6 +305,8 @@ int daemon_run(const struct daemon_options *opts)
 	struct api_server *api = NULL;
 	struct registry *reg = NULL;
 	struct tnd_loaded_plugin *storage;
+	struct orchestrator *orch = NULL;
+	struct controller *ctl = NULL;
 	int ready_fd = -1, exit_code = 1;
 	int64_t next_maintain;
 	char url[128];
@@ -298,16 +343,20 @@ int daemon_run(const struct daemon_options *opts)
 	load.build_dir = daemon_build_dir();
 	load.allow_unsafe_permissions = conf->plugins.allow_unsafe_permissions;
 	load.state_dir = conf->daemon.state_dir;
+	load.isolation_check_only = true;
 	if (plugin_load_all(&load, conf, &plugins, &err) < 0)
 		goto out; /* the loader logged the refusal */
 	storage = plugin_set_find_kind(&plugins, TND_PLUGIN_STORAGE);
 	reg = registry_new(storage, DAEMON_DOCUMENT_CACHE);
 	conf_current_replace(conf_ref(conf));
+	if (daemon_start_reconcile(conf, opts->config_path, reg, &orch, &ctl) < 0)
+		goto out;
 
 	if (api_server_start(conf, reg, &api, &err) < 0) {
 		log_error("%s", err.message);
 		goto out;
 	}
+	api_server_attach_orchestrator(api, orch);
 	daemon_write_url(conf, api_server_port(api), url, sizeof(url));
 	log_notice("tenancyd %s serving on %s (state in %s, registry: %s)", PACKAGE_VERSION, url,
 		   conf->daemon.state_dir, storage->name);
@@ -351,6 +400,10 @@ int daemon_run(const struct daemon_options *opts)
 out:
 	daemon_report_ready(&ready_fd, 1);
 	api_server_stop(api);
+	/* requests are done: no new work; then let in-flight steps land */
+	controller_stop(ctl);
+	orchestrator_stop(orch);
+	reconcile_shutdown();
 	registry_free(reg);
 	plugin_set_clear(&plugins);
 	daemon_pidfile_release(conf->daemon.pid_file);

@@ -438,7 +438,9 @@ int plugin_load_all(const struct plugin_load_options *opts, const struct tnd_con
 			return r;
 	}
 	for (size_t i = 0; i < conf->plugins.n_isolation; i++) {
-		r = loader_load_conf_entry(&o, conf, set, TND_PLUGIN_ISOLATION, &conf->plugins.isolation[i], err);
+		struct plugin_load_options iso = o;
+		iso.check_only = o.check_only || o.isolation_check_only;
+		r = loader_load_conf_entry(&iso, conf, set, TND_PLUGIN_ISOLATION, &conf->plugins.isolation[i], err);
 		if (r < 0)
 			return r;
 	}

@@ -39,6 +39,8 @@ struct plugin_load_options {
 	bool allow_unsafe_permissions;     /* skip ownership/permission checks (development) */
 	const char *state_dir;             /* handed to plugins through the host table */
 	bool check_only;                   /* call check_config() instead of init() (`tenancyd -t`) */
+	bool isolation_check_only;         /* plugin_load_all: only check isolation plugins (the
+					      daemon's workers run them; the core never calls their ops) */
 };
 
 /** A set of loaded plugins; names are unique within a set. */
