@@ -1,8 +1,9 @@
 /*
  * conf.c — loading tenancyd.conf into an immutable, reference-counted
  * snapshot (the `daemon`, `api` and `plugins` sections; `regions` and
- * `plans` are in conf_catalog_parse.c), and the process-wide "current"
- * snapshot that SIGHUP replaces.
+ * `plans` are in conf_catalog_parse.c, `reconcile` and `workers` in
+ * conf_reconcile.c), and the process-wide "current" snapshot that SIGHUP
+ * replaces.
  */
 #include "autoconfig.h"
 
@@ -19,6 +20,7 @@
 #include "conf.h"
 #include "conf_catalog_parse.h"
 #include "conf_reader.h"
+#include "conf_reconcile.h"
 #include "log.h"
 #include "tokens.h"
 #include "util.h"
@@ -31,7 +33,9 @@ struct conf_snapshot {
 	atomic_uint refs;
 };
 
-static const char *const conf_root_keys[] = { "daemon", "api", "plugins", "regions", "plans", NULL };
+static const char *const conf_root_keys[] = {
+	"daemon", "api", "plugins", "reconcile", "workers", "regions", "plans", NULL,
+};
 static const char *const conf_daemon_keys[] = {
 	"state_dir", "pid_file", "log_file", "log_level", "user", "workers", NULL,
 };
@@ -380,6 +384,7 @@ static void conf_free(struct tnd_conf *conf)
 		conf_plugin_clear(&conf->plugins.notifiers[i]);
 	free(conf->plugins.notifiers);
 	conf_catalog_free(conf);
+	conf_reconcile_free(conf);
 	tokens_free(conf->tokens);
 	free(conf);
 }
@@ -430,7 +435,8 @@ static int conf_parse(struct conf_reader *reader, config_t *cfg, struct tnd_conf
 	if ((r = conf_parse_daemon(reader, root, conf)) < 0 ||
 	    (r = conf_parse_api(reader, root, conf)) < 0 ||
 	    (r = conf_parse_plugins(reader, root, conf)) < 0 ||
-	    (r = conf_catalog_parse(reader, root, conf)) < 0)
+	    (r = conf_catalog_parse(reader, root, conf)) < 0 ||
+	    (r = conf_reconcile_parse(reader, root, conf)) < 0)
 		return r;
 
 	/* Tokens load last: a file that fails its own checks should not hide

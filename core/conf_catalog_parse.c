@@ -1,12 +1,14 @@
 /*
  * conf_catalog_parse.c — the `regions` and `plans` sections of
  * tenancyd.conf: what each entry may contain, and the checks that span
- * entries (unique names, standby regions that exist, plans whose default
+ * entries (unique names, standby regions that exist, isolation plugins a
+ * region names that plugins.isolation configures, plans whose default
  * residency some region serves, quotas within their maxima).
  */
 #include "autoconfig.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,8 +20,10 @@
 #define CATALOG_QUOTA_MAX 1000000000
 
 static const char *const catalog_region_keys[] = {
-	"name", "residency", "enabled", "standby", "capacity", "data_plane", NULL,
+	"name", "residency", "enabled", "standby", "capacity", "isolation", "data_plane", NULL,
 };
+/* a region's `isolation` group: which isolation plugin serves each mode there */
+static const char *const catalog_region_isolation_keys[] = { "shared", "dedicated", "hybrid", NULL };
 static const char *const catalog_plan_keys[] = {
 	"code", "description", "isolation", "default_isolation", "default_residency",
 	"quotas", "max_quotas", NULL,
@@ -44,8 +48,74 @@ static bool catalog_plan_code_valid(const char *s)
 	return conf_name_valid(s, 32, CONF_CHARS_LOWER, CONF_CHARS_LOWER CONF_CHARS_DIGIT "_-");
 }
 
+static bool catalog_isolation_plugin_configured(const struct tnd_conf *conf, const char *name)
+{
+	for (size_t i = 0; i < conf->plugins.n_isolation; i++)
+		if (tnd_streq(conf->plugins.isolation[i].name, name))
+			return true;
+	return false;
+}
+
+/* The names in plugins.isolation, comma-separated, for error messages. */
+static void catalog_isolation_plugin_names(const struct tnd_conf *conf, char *buf, size_t cap)
+{
+	size_t len = 0;
+
+	tnd_strlcpy(buf, "none", cap);
+	for (size_t i = 0; i < conf->plugins.n_isolation && len < cap; i++) {
+		int n = snprintf(buf + len, cap - len, "%s%s", i ? ", " : "", conf->plugins.isolation[i].name);
+		if (n < 0)
+			break;
+		len += (size_t)n;
+	}
+}
+
+/*
+ * The optional `isolation` group of a region.  A mode without a plugin here
+ * is not offered in the region; whether a tenant's plan allows it is
+ * placement's question, not the file's, so nothing is cross-checked with
+ * the plans.  The plugins section is parsed before the catalogue, so the
+ * names can be checked now.
+ */
+static int catalog_parse_region_isolation(struct conf_reader *reader, config_setting_t *region_group,
+					  const struct tnd_conf *conf, struct tnd_region_conf *region)
+{
+	char **slots[] = { &region->shared_plugin, &region->dedicated_plugin, &region->hybrid_plugin };
+	config_setting_t *group = NULL;
+	char path[256], names[512];
+	int r;
+
+	r = conf_get_aggregate(reader, region_group, "isolation", CONFIG_TYPE_GROUP, false, &group);
+	if (r < 0 || group == NULL)
+		return r;
+	r = conf_check_keys(reader, group, catalog_region_isolation_keys);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < TND_ARRAY_SIZE(slots); i++) {
+		const char *key = catalog_region_isolation_keys[i];
+		config_setting_t *where;
+		const char *name = NULL;
+
+		r = conf_get_string(reader, group, key, false, &name);
+		if (r < 0)
+			return r;
+		if (name == NULL)
+			continue;
+		where = config_setting_get_member(group, key);
+		if (!catalog_isolation_plugin_configured(conf, name)) {
+			catalog_isolation_plugin_names(conf, names, sizeof(names));
+			return conf_fail(reader, where,
+					 "'%s' of region '%s' names isolation plugin '%s', which plugins.isolation "
+					 "does not configure (configured: %s)",
+					 conf_setting_path(where, path, sizeof(path)), region->name, name, names);
+		}
+		*slots[i] = tnd_xstrdup(name);
+	}
+	return 0;
+}
+
 static int catalog_parse_region(struct conf_reader *reader, config_setting_t *group,
-				struct tnd_region_conf *region)
+				const struct tnd_conf *conf, struct tnd_region_conf *region)
 {
 	const char *name = NULL, *residency = NULL, *standby = NULL;
 	config_setting_t *where;
@@ -92,6 +162,9 @@ static int catalog_parse_region(struct conf_reader *reader, config_setting_t *gr
 	r = conf_get_int(reader, group, "capacity", false, 0, CATALOG_CAPACITY_MAX, &region->capacity);
 	if (r < 0)
 		return r;
+	r = catalog_parse_region_isolation(reader, group, conf, region);
+	if (r < 0)
+		return r;
 	return conf_get_json_object(reader, group, "data_plane", &region->data_plane);
 }
 
@@ -117,7 +190,7 @@ static int catalog_parse_regions(struct conf_reader *reader, config_setting_t *r
 			return r;
 		/* Count it first: conf_catalog_free() must see a half-filled entry. */
 		conf->n_regions++;
-		r = catalog_parse_region(reader, group, &conf->regions[i]);
+		r = catalog_parse_region(reader, group, conf, &conf->regions[i]);
 		if (r < 0)
 			return r;
 		for (int j = 0; j < i; j++)
@@ -374,6 +447,9 @@ void conf_catalog_free(struct tnd_conf *conf)
 		free(conf->regions[i].name);
 		free(conf->regions[i].residency);
 		free(conf->regions[i].standby);
+		free(conf->regions[i].shared_plugin);
+		free(conf->regions[i].dedicated_plugin);
+		free(conf->regions[i].hybrid_plugin);
 		json_decref(conf->regions[i].data_plane);
 	}
 	free(conf->regions);

@@ -15,8 +15,10 @@
 /**
  * Read `regions` and then `plans` from @root into @conf (which owns what is
  * stored even on failure; conf_catalog_free() releases it).  Checks names,
- * duplicates, standby references, isolation modes, residency zones and
- * quota bounds.  0 or -EINVAL with the reader's error set.
+ * duplicates, standby references, the isolation plugins a region names
+ * (so @conf must already hold the plugins section), isolation modes,
+ * residency zones and quota bounds.  0 or -EINVAL with the reader's error
+ * set.
  */
 int conf_catalog_parse(struct conf_reader *reader, config_setting_t *root, struct tnd_conf *conf);
 /** Free the regions and plans of @conf. */

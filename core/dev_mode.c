@@ -6,7 +6,10 @@
  * (SQLite registry, loopback API), then runs the ordinary daemon on it.
  *
  * The generated config carries the same catalogue (plans, regions) as
- * etc/tenancyd.conf; a unit test keeps the two in step.
+ * etc/tenancyd.conf; a unit test keeps the two in step.  When the embedded
+ * isolation plugins are available it also runs the reconcile engine on the
+ * embedded data plane (under the state directory), with a credentials key
+ * generated once and kept, like the tokens.
  */
 #include "autoconfig.h"
 
@@ -17,20 +20,34 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
+#include "daemon.h"
 #include "dev_mode.h"
 #include "host.h"
 #include "state_lock.h"
 #include "tokens.h"
 #include "util.h"
 
-const char dev_mode_catalog[] =
-	"regions = (\n"
-	"  { name = \"eu-west-1\";      residency = \"eu\";   enabled = true; standby = \"eu-central-1\"; },\n"
-	"  { name = \"eu-central-1\";   residency = \"eu\";   enabled = true; standby = \"eu-west-1\"; },\n"
-	"  { name = \"us-east-1\";      residency = \"us\";   enabled = true; standby = \"us-west-2\"; },\n"
-	"  { name = \"us-west-2\";      residency = \"us\";   enabled = true; standby = \"us-east-1\"; },\n"
-	"  { name = \"ap-southeast-1\"; residency = \"apac\"; enabled = true; }\n"
-	");\n"
+/*
+ * The development catalogue: the same regions and plans as
+ * etc/tenancyd.conf.in (test_dev_mode compares them).  Regions are a table
+ * because in reconcile mode each one also gets its `isolation` and
+ * `data_plane` groups.
+ */
+static const struct {
+	const char *name;
+	const char *residency;
+	const char *standby;    /* NULL: none */
+} dev_regions[] = {
+	{ "eu-west-1", "eu", "eu-central-1" },
+	{ "eu-central-1", "eu", "eu-west-1" },
+	{ "us-east-1", "us", "us-west-2" },
+	{ "us-west-2", "us", "us-east-1" },
+	{ "ap-southeast-1", "apac", NULL },
+};
+
+static const char dev_plans[] =
 	"plans = (\n"
 	"  { code = \"free\"; description = \"Free tier, shared schema only\";\n"
 	"    isolation = [ \"shared\" ]; default_isolation = \"shared\"; default_residency = \"eu\";\n"
@@ -45,6 +62,83 @@ const char dev_mode_catalog[] =
 	"    quotas:     { compute_units = 16;  storage_gb = 500;  events_per_minute = 6000;  concurrent_operations = 4; };\n"
 	"    max_quotas: { compute_units = 256; storage_gb = 10000; events_per_minute = 60000; concurrent_operations = 32; }; }\n"
 	");\n";
+
+/* The embedded data plane's isolation plugins, one per mode. */
+#define DEV_PLUGIN_SHARED "embedded_shared_schema"
+#define DEV_PLUGIN_DEDICATED "embedded_dedicated_db"
+#define DEV_PLUGIN_HYBRID "embedded_hybrid"
+#define DEV_CREDENTIALS_KEY_BYTES 32
+
+static void dev_add_catalog(struct tnd_buf *conf, bool reconcile)
+{
+	tnd_buf_addf(conf, "regions = (\n");
+	for (size_t i = 0; i < TND_ARRAY_SIZE(dev_regions); i++) {
+		tnd_buf_addf(conf, "  { name = \"%s\"; residency = \"%s\"; enabled = true;", dev_regions[i].name,
+			     dev_regions[i].residency);
+		if (dev_regions[i].standby)
+			tnd_buf_addf(conf, " standby = \"%s\";", dev_regions[i].standby);
+		/* every region offers every mode; its data plane lives in the
+		 * state dir (the embedded plugins resolve the relative path) */
+		if (reconcile)
+			tnd_buf_addf(conf,
+				     "\n    isolation: { shared = \"" DEV_PLUGIN_SHARED "\"; dedicated = \""
+				     DEV_PLUGIN_DEDICATED "\"; hybrid = \"" DEV_PLUGIN_HYBRID "\"; };\n"
+				     "    data_plane: { dir = \"dataplane/%s\"; };\n ",
+				     dev_regions[i].name);
+		tnd_buf_addf(conf, " }%s\n", i + 1 < TND_ARRAY_SIZE(dev_regions) ? "," : "");
+	}
+	tnd_buf_addf(conf, ");\n%s", dev_plans);
+}
+
+bool dev_mode_embedded_plugins_found(void)
+{
+	const char *build_dir = daemon_build_dir();
+	struct stat st;
+	bool found = false;
+	char *path;
+
+	/* where the plugin loader looks too: the build tree first, then the
+	 * installed plugin directory */
+	if (build_dir) {
+		path = tnd_xasprintf("%s/plugins/%s/.libs/%s.so", build_dir, DEV_PLUGIN_SHARED, DEV_PLUGIN_SHARED);
+		found = stat(path, &st) == 0 && S_ISREG(st.st_mode);
+		free(path);
+	}
+	if (!found) {
+		path = tnd_xasprintf("%s/%s.so", TND_PLUGINDIR, DEV_PLUGIN_SHARED);
+		found = stat(path, &st) == 0 && S_ISREG(st.st_mode);
+		free(path);
+	}
+	return found;
+}
+
+/* The key tenant credentials are encrypted with.  An existing one is kept
+ * as it is: replacing it would make every stored credential unreadable. */
+static int dev_write_credentials_key(const char *path, struct tnd_error *err)
+{
+	unsigned char key[DEV_CREDENTIALS_KEY_BYTES];
+	char text[4 * ((DEV_CREDENTIALS_KEY_BYTES + 2) / 3) + 2];
+	struct stat st;
+	int len, r;
+
+	if (lstat(path, &st) == 0)
+		return 0;
+	if (errno != ENOENT) {
+		r = -errno;
+		tnd_error_set(err, "%s: %s", path, strerror(errno));
+		return r;
+	}
+	if (tnd_random_bytes(key, sizeof(key)) < 0) {
+		tnd_error_set(err, "cannot generate %s: no random bytes", path);
+		return -EIO;
+	}
+	len = EVP_EncodeBlock((unsigned char *)text, key, sizeof(key));
+	text[len++] = '\n';
+	r = tnd_write_file_atomic(path, text, (size_t)len, 0600, err);
+	explicit_bzero(key, sizeof(key));
+	explicit_bzero(text, sizeof(text));
+	return r;
+}
 
 static int dev_write_token(const char *dir, const char *role_text, enum tnd_role role, struct tnd_buf *tokens_file,
 			   struct tnd_error *err)
@@ -76,14 +170,67 @@ static int dev_write_token(const char *dir, const char *role_text, enum tnd_role
 	return r;
 }
 
+/* The generated tenancyd.conf (libconfig text) in @conf. */
+static void dev_add_config(struct tnd_buf *conf, const char *dir, const char *listen, const char *tokens_path,
+			   const char *key_path)
+{
+	tnd_buf_addf(conf,
+		     "# Generated by tenancyd --dev at every start; edits last until the next\n"
+		     "# start (SIGHUP re-reads this file).\n"
+		     "daemon: {\n"
+		     "  state_dir = \"%s\";\n"
+		     "  log_file = \"-\";\n"
+		     "  log_level = \"info\";\n"
+		     "  workers = 2;\n"
+		     "};\n"
+		     "api: {\n"
+		     "  listen = \"%s\";\n"
+		     "  tokens_file = \"%s\";\n"
+		     "};\n"
+		     "plugins: {\n"
+		     "  dir = \"%s\";\n"
+		     "  storage: { name = \"sqlite\"; settings: { path = \"registry.db\"; synchronous = \"full\"; }; };\n",
+		     dir, listen ? listen : DEV_MODE_DEFAULT_LISTEN, tokens_path, TND_PLUGINDIR);
+	if (key_path)
+		tnd_buf_addf(conf,
+			     "  isolation = (\n"
+			     "    { name = \"" DEV_PLUGIN_SHARED "\"; },\n"
+			     "    { name = \"" DEV_PLUGIN_DEDICATED "\"; },\n"
+			     "    { name = \"" DEV_PLUGIN_HYBRID "\"; }\n"
+			     "  );\n"
+			     "};\n"
+			     "reconcile: {\n"
+			     "  credentials_key_file = \"%s\";\n"
+			     "  resync_interval = 30;\n"
+			     "};\n",
+			     key_path);
+	else
+		tnd_buf_addf(conf, "};\n");
+	dev_add_catalog(conf, key_path != NULL);
+}
+
 int dev_mode_prepare(const char *state_dir, const char *listen, char **ret_config_path, struct tnd_error *err)
+{
+	/*
+	 * The reconcile engine runs on the embedded data plane only where its
+	 * plugins exist.  Without them (a tree built before they landed, or an
+	 * install without them) dev mode stays registry-only, as it was before
+	 * the reconcile engine: no isolation plugins, so tenants settle at once.
+	 * That is an ordinary mode of the daemon, not a fault: nothing is
+	 * logged.
+	 */
+	return dev_mode_prepare_engine(state_dir, listen, dev_mode_embedded_plugins_found(), ret_config_path, err);
+}
+
+int dev_mode_prepare_engine(const char *state_dir, const char *listen, bool reconcile, char **ret_config_path,
+			    struct tnd_error *err)
 {
 	static const struct {
 		const char *name;
 		enum tnd_role role;
 	} roles[] = { { "admin", TND_ROLE_ADMIN }, { "operator", TND_ROLE_OPERATOR }, { "viewer", TND_ROLE_VIEWER } };
-	struct tnd_buf tokens;
-	char *dir, *tokens_path = NULL, *conf_path = NULL, *conf_text = NULL;
+	struct tnd_buf tokens, conf;
+	char *dir, *tokens_path = NULL, *conf_path = NULL, *key_path = NULL;
 	int r = 0;
 
 	if (state_dir) {
@@ -111,6 +258,7 @@ int dev_mode_prepare(const char *state_dir, const char *listen, char **ret_confi
 	}
 
 	tnd_buf_init(&tokens);
+	tnd_buf_init(&conf);
 	tnd_buf_addf(&tokens, "# development tokens written by tenancyd --dev\n");
 	for (size_t i = 0; i < TND_ARRAY_SIZE(roles) && r == 0; i++)
 		r = dev_write_token(dir, roles[i].name, roles[i].role, &tokens, err);
@@ -120,37 +268,26 @@ int dev_mode_prepare(const char *state_dir, const char *listen, char **ret_confi
 	r = tnd_write_file_atomic(tokens_path, tokens.data, tokens.len, 0600, err);
 	if (r < 0)
 		goto out;
+	if (reconcile) {
+		key_path = tnd_xasprintf("%s/credentials.key", dir);
+		r = dev_write_credentials_key(key_path, err);
+		if (r < 0)
+			goto out;
+	}
 
-	conf_text = tnd_xasprintf(
-		"# Generated by tenancyd --dev at every start; edits last until the next\n"
-		"# start (SIGHUP re-reads this file).\n"
-		"daemon: {\n"
-		"  state_dir = \"%s\";\n"
-		"  log_file = \"-\";\n"
-		"  log_level = \"info\";\n"
-		"  workers = 2;\n"
-		"};\n"
-		"api: {\n"
-		"  listen = \"%s\";\n"
-		"  tokens_file = \"%s\";\n"
-		"};\n"
-		"plugins: {\n"
-		"  dir = \"%s\";\n"
-		"  storage: { name = \"sqlite\"; settings: { path = \"registry.db\"; synchronous = \"full\"; }; };\n"
-		"};\n"
-		"%s",
-		dir, listen ? listen : DEV_MODE_DEFAULT_LISTEN, tokens_path, TND_PLUGINDIR, dev_mode_catalog);
+	dev_add_config(&conf, dir, listen, tokens_path, key_path);
 	conf_path = tnd_xasprintf("%s/tenancyd.conf", dir);
-	r = tnd_write_file_atomic(conf_path, conf_text, strlen(conf_text), 0644, err);
+	r = tnd_write_file_atomic(conf_path, conf.data, conf.len, 0644, err);
 	if (r < 0)
 		goto out;
 	*ret_config_path = conf_path;
 	conf_path = NULL;
 out:
 	tnd_buf_free(&tokens);
+	tnd_buf_free(&conf);
 	free(tokens_path);
 	free(conf_path);
-	free(conf_text);
+	free(key_path);
 	free(dir);
 	return r;
 }

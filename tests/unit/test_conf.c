@@ -2,11 +2,9 @@
  * test_conf.c — loading tenancyd.conf: defaults of a minimal file, the
  * shipped example, every class of error with its file:line, free-form
  * settings converted to JSON, relative paths, file ownership checks, and the
- * current snapshot under concurrent readers and replacements.
- *
- * Configs are written on the fly.  An error test marks the line the error
- * must name with a "#!" comment, so the expectation stays next to the
- * mistake instead of in a line count.
+ * current snapshot under concurrent readers and replacements.  The
+ * `reconcile` and `workers` sections and regions' `isolation` groups are
+ * tested in test_conf_reconcile.c.
  */
 #include "autoconfig.h"
 
@@ -28,90 +26,10 @@
 #include <tenancyd/host.h>
 
 #include "conf.h"
+#include "conf_fixture.h"
 #include "testutil.h"
 #include "tokens.h"
 #include "util.h"
-
-#define API_OK "api: {\n  listen = \"127.0.0.1:0\";\n  tokens_file = \"tokens\";\n};\n"
-#define PLUGINS_OK "plugins: {\n  storage: { name = \"sqlite\"; };\n};\n"
-#define REGIONS_OK "regions = (\n  { name = \"eu-west-1\"; residency = \"eu\"; }\n);\n"
-#define QUOTAS_1 "quotas: { compute_units = 1; storage_gb = 1; events_per_minute = 60; concurrent_operations = 1; };"
-#define PLANS_OK \
-	"plans = (\n  { code = \"free\"; isolation = [ \"shared\" ]; default_residency = \"eu\";\n" \
-	"    " QUOTAS_1 " }\n);\n"
-#define MINIMAL API_OK PLUGINS_OK REGIONS_OK PLANS_OK
-
-static char *conf_dir;
-static char *conf_token; /* a token in conf_dir/tokens, named "ops" */
-
-static int setup_dir(void **state)
-{
-	char *line;
-
-	(void)state;
-	conf_dir = testutil_mkdtemp("conf");
-	conf_token = tnd_xmalloc(TND_TOKEN_SIZE);
-	tokens_generate(conf_token);
-	line = tokens_format_line("ops", TND_ROLE_OPERATOR, conf_token, NULL);
-	free(testutil_write_file(conf_dir, "tokens", line, 0600));
-	free(line);
-	return 0;
-}
-
-static int teardown_dir(void **state)
-{
-	(void)state;
-	testutil_rmrf(conf_dir);
-	free(conf_dir);
-	free(conf_token);
-	return 0;
-}
-
-static char *write_conf(const char *text)
-{
-	return testutil_write_file(conf_dir, "tenancyd.conf", text, 0600);
-}
-
-static struct tnd_conf *load_ok(const char *text)
-{
-	struct tnd_conf *conf = NULL;
-	struct tnd_error err = { "" };
-	char *path = write_conf(text);
-
-	if (conf_load(path, &conf, &err) != 0)
-		fail_msg("unexpected error: %s", err.message);
-	free(path);
-	return conf;
-}
-
-/* The 1-based line of the first line of @text containing @marker. */
-static unsigned line_of(const char *text, const char *marker)
-{
-	const char *hit = strstr(text, marker);
-	unsigned line = 1;
-
-	assert_non_null(hit);
-	for (const char *p = text; p < hit; p++)
-		line += *p == '\n';
-	return line;
-}
-
-/* conf_load must fail with "<path>:<line of #!>: ...<cause>...". */
-static void assert_conf_error(const char *text, const char *cause)
-{
-	struct tnd_conf *conf = NULL;
-	struct tnd_error err = { "" };
-	char *path = write_conf(text);
-	char *prefix = tnd_xasprintf("%s:%u: ", path, line_of(text, "#!"));
-	int r = conf_load(path, &conf, &err);
-
-	if (r >= 0 || !tnd_str_has_prefix(err.message, prefix) || strstr(err.message, cause) == NULL)
-		fail_msg("config:\n%s\n  got r=%d '%s'\n  want '%s' ... '%s'", text, r, err.message, prefix,
-			 cause);
-	assert_null(conf);
-	free(prefix);
-	free(path);
-}
 
 /* --- valid files ------------------------------------------------------------- */
 
@@ -219,7 +137,14 @@ static void test_shipped_example_loads(void **state)
 	assert_string_equal(region->standby, "eu-central-1");
 	assert_string_equal(conf_region(conf, "eu-central-1")->standby, "eu-west-1");
 	assert_string_equal(conf_region(conf, "us-west-2")->residency, "us");
-	assert_int_equal(json_integer_value(json_object_get(region->data_plane, "port")), 5432);
+	assert_string_equal(json_string_value(json_object_get(region->data_plane, "shared_database")), "tenancy");
+	/* the reconcile engine is a commented recipe: registry-only, defaults */
+	assert_false(conf_reconcile_enabled(conf));
+	assert_null(region->shared_plugin);
+	assert_null(conf->reconcile.credentials_key_file);
+	assert_int_equal(conf->reconcile.resync_interval_s, 60);
+	assert_string_equal(conf->workers.endpoint, "ipc://" TND_LOCALSTATEDIR "/workers.sock");
+	assert_int_equal(conf->workers.heartbeat_timeout_ms, 5000);
 	assert_true(conf_residency_known(conf, "eu"));
 	assert_true(conf_residency_known(conf, "us"));
 	assert_true(conf_residency_known(conf, "apac"));
@@ -285,6 +210,7 @@ static void test_every_section_parsed(void **state)
 		"                { name = \"dedicated_db\"; } );\n"
 		"  policy: { name = \"rules\"; settings: { file = \"policy.rules\"; }; };\n"
 		"  notifiers = ( { name = \"webhook\"; } );\n};\n"
+		"reconcile: { credentials_key_file = \"credentials.key\"; };\n"
 		"regions = (\n"
 		"  { name = \"eu-west-1\"; residency = \"eu\"; standby = \"eu-central-1\"; capacity = 100; },\n"
 		"  { name = \"eu-central-1\"; residency = \"eu\"; enabled = false; },\n"
