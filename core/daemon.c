@@ -166,13 +166,39 @@ static void daemon_report_ready(int *ready_fd, char status)
 
 /* --- reload ------------------------------------------------------------------------- */
 
+static bool daemon_plugin_lists_differ(const struct tnd_plugin_conf *a, size_t na, const struct tnd_plugin_conf *b,
+				       size_t nb)
+{
+	if (na != nb)
+		return true;
+	for (size_t i = 0; i < na; i++)
+		if (!tnd_streq(a[i].name, b[i].name) || !tnd_streq(a[i].file, b[i].file) ||
+		    !json_equal(a[i].settings, b[i].settings))
+			return true;
+	return false;
+}
+
 static bool daemon_plugins_differ(const struct tnd_conf *a, const struct tnd_conf *b)
 {
 	return !tnd_streq(a->plugins.dir, b->plugins.dir) ||
-	       !tnd_streq(a->plugins.storage.name, b->plugins.storage.name) ||
-	       !json_equal(a->plugins.storage.settings, b->plugins.storage.settings) ||
-	       a->plugins.n_isolation != b->plugins.n_isolation || a->plugins.n_notifiers != b->plugins.n_notifiers ||
-	       (a->plugins.policy == NULL) != (b->plugins.policy == NULL);
+	       daemon_plugin_lists_differ(&a->plugins.storage, 1, &b->plugins.storage, 1) ||
+	       daemon_plugin_lists_differ(a->plugins.isolation, a->plugins.n_isolation, b->plugins.isolation,
+					  b->plugins.n_isolation) ||
+	       daemon_plugin_lists_differ(a->plugins.policy, a->plugins.policy != NULL, b->plugins.policy,
+					  b->plugins.policy != NULL) ||
+	       daemon_plugin_lists_differ(a->plugins.notifiers, a->plugins.n_notifiers, b->plugins.notifiers,
+					  b->plugins.n_notifiers);
+}
+
+static bool daemon_workers_differ(const struct tnd_conf *a, const struct tnd_conf *b)
+{
+	return a->daemon.workers != b->daemon.workers || !tnd_streq(a->workers.endpoint, b->workers.endpoint) ||
+	       !tnd_streq(a->workers.command, b->workers.command) ||
+	       a->workers.heartbeat_interval_ms != b->workers.heartbeat_interval_ms ||
+	       a->workers.heartbeat_timeout_ms != b->workers.heartbeat_timeout_ms ||
+	       !tnd_streq(a->workers.curve_secret_key_file, b->workers.curve_secret_key_file) ||
+	       !tnd_streq(a->workers.authorized_keys_file, b->workers.authorized_keys_file) ||
+	       !tnd_streq(a->reconcile.credentials_key_file, b->reconcile.credentials_key_file);
 }
 
 static void daemon_reload(const char *path)
@@ -192,6 +218,8 @@ static void daemon_reload(const char *path)
 		log_warning("daemon.state_dir changed; it takes effect at the next restart");
 	if (daemon_plugins_differ(old, next))
 		log_warning("plugin configuration changed; it takes effect at the next restart");
+	if (daemon_workers_differ(old, next))
+		log_warning("worker or credentials-key settings changed; they take effect at the next restart");
 	if (!tnd_streq(old->daemon.log_file, next->daemon.log_file)) {
 		int r = log_open(next->daemon.log_file, next->daemon.log_level);
 		if (r < 0)
