@@ -206,7 +206,7 @@ PGconn *pgt_login(const char *role, const char *password, const char *dbname, ch
 	char port[16];
 	const char *keys[] = { "host", "port", "user", "password", "dbname", "sslmode", "gssencmode", "connect_timeout",
 			       NULL };
-	const char *values[] = { "127.0.0.1", port, role, password, dbname, "disable", "disable", "5", NULL };
+	const char *values[] = { "127.0.0.1", port, role, password, dbname, "disable", "disable", "30", NULL };
 	PGconn *conn;
 
 	snprintf(port, sizeof(port), "%d", pgt_cluster()->port);

@@ -54,6 +54,19 @@ static PGconn *lifecycle_login_ok(const char *role, const char *password, const 
 	return conn;
 }
 
+/* A login that must fail, for the reason @expected. */
+static void lifecycle_login_refused(const char *role, const char *password, const char *database,
+				    const char *expected)
+{
+	char why[512];
+	PGconn *conn = pgt_login(role, password, database, why, sizeof(why));
+
+	if (conn != NULL)
+		fail_msg("%s logged in to %s", role, database);
+	if (strstr(why, expected) == NULL)
+		fail_msg("%s to %s: want \"%s\", got: %s", role, database, expected, why);
+}
+
 static void lifecycle_exec_ok(PGconn *conn, const char *sql)
 {
 	if (!pgt_exec(conn, sql, NULL))
@@ -86,16 +99,14 @@ static void lifecycle_cannot_reach(const struct pgt_plugin *p, const char *role,
 {
 	struct place places[2];
 	size_t n = lifecycle_places(p, other, places);
-	char sql[256], state[6], why[512];
+	char sql[256], state[6];
 
 	for (size_t i = 0; i < n; i++) {
 		PGconn *conn;
 
 		if (!places[i].shared) {
 			/* B's own database: no CONNECT for A, even with A's valid password */
-			conn = pgt_login(role, password, places[i].database, why, sizeof(why));
-			assert_null(conn);
-			assert_non_null(strstr(why, "permission denied for database"));
+			lifecycle_login_refused(role, password, places[i].database, "permission denied for database");
 			continue;
 		}
 		conn = lifecycle_login_ok(role, password, places[i].database);
@@ -154,7 +165,7 @@ static void lifecycle_stop_ends_sessions(struct pgt_plugin *p, enum pgt_op op, c
 {
 	struct place places[2];
 	PGconn *held;
-	char why[512], sql[160];
+	char sql[160];
 
 	lifecycle_places(p, role, places);
 	held = lifecycle_login_ok(role, password, places[0].database);
@@ -162,8 +173,7 @@ static void lifecycle_stop_ends_sessions(struct pgt_plugin *p, enum pgt_op op, c
 	assert_false(pgt_exec(held, "SELECT 1", NULL));
 	assert_int_equal(PQstatus(held), CONNECTION_BAD);
 	PQfinish(held);
-	assert_null(pgt_login(role, password, places[0].database, why, sizeof(why)));
-	assert_non_null(strstr(why, "is not permitted to log in"));
+	lifecycle_login_refused(role, password, places[0].database, "is not permitted to log in");
 	snprintf(sql, sizeof(sql), "SELECT count(*) FROM pg_stat_activity WHERE usename = '%s'", role);
 	assert_string_equal(pgt_admin_value(NULL, sql), "0");
 }
@@ -239,7 +249,7 @@ static void lifecycle_check_gone(const char *role)
 void test_pg_lifecycle(void **state)
 {
 	struct pgt_plugin *p = *state;
-	char a[48], b[48], ra[64], rb[64], pa1[64], pa2[64], pb[64], sql[256], why[512];
+	char a[48], b[48], ra[64], rb[64], pa1[64], pa2[64], pb[64], sql[256];
 	struct place places[2];
 	struct tnd_error err;
 	json_t *first, *again, *observed;
@@ -275,8 +285,7 @@ void test_pg_lifecycle(void **state)
 	json_decref(again);
 	json_decref(first);
 	json_decref(pgt_ok(p, PGT_PROVISION, a, "active", pa2));
-	assert_null(pgt_login(ra, pa1, places[0].database, why, sizeof(why)));
-	assert_non_null(strstr(why, "password authentication failed"));
+	lifecycle_login_refused(ra, pa1, places[0].database, "password authentication failed");
 	conn = lifecycle_login_ok(ra, pa2, places[0].database);
 	snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s.items", places[0].schema);
 	assert_string_equal(pgt_value(conn, sql), "1");

@@ -42,7 +42,7 @@ rc=$?
 t2=$(date +%s%N)
 echo "tests ran in $(( (t2 - t1) / 1000000 )) ms (exit $rc)"
 if [ $rc -ne 0 ] && [ $rc -ne 77 ]; then
-	echo "--- last lines of $dir/server.log:"
-	tail -n 30 "$dir/server.log"
+	echo "--- the server's last errors ($dir/server.log):"
+	grep -E 'ERROR|FATAL|PANIC|WARNING' "$dir/server.log" | tail -n 40
 fi
 exit $rc
