@@ -44,9 +44,9 @@ pgc_bindir() {
 	if command -v pg_config >/dev/null 2>&1; then
 		candidates+=("$(pg_config --bindir 2>/dev/null || true)")
 	fi
-	for d in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -t/ -k5 -n -r); do
+	while read -r d; do
 		candidates+=("$d")
-	done
+	done < <(printf '%s\n' /usr/lib/postgresql/*/bin | sort -t/ -k5 -n -r)
 	for d in "${candidates[@]}"; do
 		if [ -n "$d" ] && [ -x "$d/initdb" ] && [ -x "$d/pg_ctl" ] && [ -x "$d/postgres" ]; then
 			echo "$d"
@@ -70,7 +70,7 @@ pgc_port_in_use() {
 }
 
 pgc_start() {
-	local dir=$1 bindir port attempt
+	local dir=$1 bindir port
 	local data run log
 
 	bindir=$(pgc_bindir) || pgc_skip "no PostgreSQL server binaries (install postgresql)"
@@ -102,7 +102,7 @@ pgc_start() {
 		host all all 127.0.0.1/32 scram-sha-256
 	EOF
 
-	for attempt in 1 2 3 4 5 6 7 8; do
+	for _ in 1 2 3 4 5 6 7 8; do
 		port=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
 		pgc_port_in_use "$port" && continue
 		# settings for a disposable cluster: no durability, small, every

@@ -12,6 +12,7 @@ builddir=${top_builddir:-.}
 harness="$srcdir/tests/lib/pgcluster.sh"
 
 dir=$(mktemp -d "${TMPDIR:-/tmp}/tnd-pg-XXXXXX") || exit 99
+# shellcheck disable=SC2317 # called by the trap
 cleanup() {
 	bash "$harness" stop "$dir"
 	if [ "${PGISO_KEEP:-0}" = 1 ]; then
