@@ -28,7 +28,8 @@
  *                                       effective quotas (plan defaults + overrides)
  *     "resources":  { ... },            what the last successful step reported, or {}
  *     "credentials": { "username": "t_acme_corp", "password": "..." } }
- *                                       provision only: the login to create or keep.
+ *                                       provision only: the login to create or keep
+ *                                       (the role name is always "t_" + id with '-' → '_').
  *                                       The core generates and stores it (encrypted);
  *                                       a plugin never invents or logs a password.
  *
@@ -71,7 +72,8 @@ typedef int tnd_isolation_step_fn(void *ctx, const struct tnd_json *request, str
 /** The ops table.  Every op is mandatory in v1. */
 struct tnd_isolation_ops {
 	uint32_t size;
-	tnd_isolation_step_fn *provision; /**< create (or correct) role, schema/database, grants; login on */
+	tnd_isolation_step_fn *provision; /**< create (or correct) role, schema/database, grants, realizing
+					       request.state: login and writes on only when it is active */
 	tnd_isolation_step_fn *observe;   /**< report what exists and any drift; changes nothing */
 	tnd_isolation_step_fn *suspend;   /**< no login, and the tenant's open sessions ended */
 	tnd_isolation_step_fn *resume;    /**< login again */
