@@ -188,7 +188,7 @@ int embedded_op_provision(void *opaque, const struct tnd_json *request, struct t
 		r = embedded_role_put_active(roles, req.tenant.name, hash, req.storage_bytes, comment,
 					     host->clock_realtime_ms(host), &changed, err);
 		if (r == 0 && changed)
-			ops_note(&changes, has_role ? "role reset to login, writable" : "created role");
+			ops_note(&changes, has_role ? "updated role (login on, writable)" : "created role");
 	}
 	sqlite3_close(schemas);
 	sqlite3_close(roles);
