@@ -230,23 +230,25 @@ int embedded_role_get(sqlite3 *db, const char *name, struct embedded_role *ret_r
 	return r;
 }
 
-int embedded_role_put_active(sqlite3 *db, const char *name, const char *password_hash, int64_t storage_bytes,
-			     const char *comment, int64_t now_ms, bool *ret_changed, struct tnd_error *err)
+int embedded_role_put(sqlite3 *db, const char *name, const char *password_hash, int64_t storage_bytes,
+		      const char *comment, bool login, bool writable, int64_t now_ms, bool *ret_changed,
+		      struct tnd_error *err)
 {
 	sqlite3_stmt *stmt;
 	int changes = 0, r;
 
 	/* One statement: it either inserts, or updates only a row that
-	 * differs, so sqlite3_changes() says whether anything changed. */
+	 * differs, so sqlite3_changes() says whether anything changed.  A
+	 * writable role is not archived; a read-only one keeps its archive time. */
 	r = catalog_prepare(db,
 			    "INSERT INTO tenancy_roles (name, password_hash, login, writable, comment, storage_bytes,"
-			    " archived_at, created_at, updated_at) VALUES (?1, ?2, 1, 1, ?3, ?4, NULL, ?5, ?5)"
-			    " ON CONFLICT (name) DO UPDATE SET password_hash = excluded.password_hash, login = 1,"
-			    " writable = 1, comment = excluded.comment, storage_bytes = excluded.storage_bytes,"
-			    " archived_at = NULL, updated_at = excluded.updated_at"
-			    " WHERE password_hash IS NOT excluded.password_hash OR login IS NOT 1 OR writable IS NOT 1"
+			    " archived_at, created_at, updated_at) VALUES (?1, ?2, ?6, ?7, ?3, ?4, NULL, ?5, ?5)"
+			    " ON CONFLICT (name) DO UPDATE SET password_hash = excluded.password_hash, login = ?6,"
+			    " writable = ?7, comment = excluded.comment, storage_bytes = excluded.storage_bytes,"
+			    " archived_at = CASE WHEN ?7 = 1 THEN NULL ELSE archived_at END, updated_at = excluded.updated_at"
+			    " WHERE password_hash IS NOT excluded.password_hash OR login IS NOT ?6 OR writable IS NOT ?7"
 			    " OR comment IS NOT excluded.comment OR storage_bytes IS NOT excluded.storage_bytes"
-			    " OR archived_at IS NOT NULL",
+			    " OR (?7 = 1 AND archived_at IS NOT NULL)",
 			    name, &stmt, err);
 	if (r < 0)
 		return r;
@@ -257,6 +259,8 @@ int embedded_role_put_active(sqlite3 *db, const char *name, const char *password
 	else
 		sqlite3_bind_null(stmt, 4);
 	sqlite3_bind_int64(stmt, 5, now_ms);
+	sqlite3_bind_int(stmt, 6, login ? 1 : 0);
+	sqlite3_bind_int(stmt, 7, writable ? 1 : 0);
 	r = catalog_finish(db, stmt, "cannot write tenancy_roles", &changes, err);
 	if (r == 0)
 		*ret_changed = changes > 0;

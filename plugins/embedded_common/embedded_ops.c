@@ -185,10 +185,15 @@ int embedded_op_provision(void *opaque, const struct tnd_json *request, struct t
 	if (r == 0) {
 		snprintf(comment, sizeof(comment), "tenancyd tenant %s (%s)", req.tenant.id,
 			 embedded_isolation_word(ctx->isolation));
-		r = embedded_role_put_active(roles, req.tenant.name, hash, req.storage_bytes, comment,
-					     host->clock_realtime_ms(host), &changed, err);
+		/* realize request.state: a suspended or archived tenant being
+		 * re-provisioned (update, repair) never gets a login window */
+		bool login = req.state == NULL || strcmp(req.state, "active") == 0;
+		bool writable = req.state == NULL || strcmp(req.state, "archived") != 0;
+		r = embedded_role_put(roles, req.tenant.name, hash, req.storage_bytes, comment, login, writable,
+				      host->clock_realtime_ms(host), &changed, err);
 		if (r == 0 && changed)
-			ops_note(&changes, has_role ? "updated role (login on, writable)" : "created role");
+			ops_note(&changes, has_role ? (login ? "updated role (login on, writable)" : "updated role (no login)")
+						    : "created role");
 	}
 	sqlite3_close(schemas);
 	sqlite3_close(roles);

@@ -14,7 +14,7 @@
 #include "embedded.h"
 
 #define PLUGIN_DEFAULT_BUSY_TIMEOUT_MS 5000
-#define PLUGIN_DEFAULT_ITERATIONS EMBEDDED_PASSWORD_MIN_ITERATIONS
+#define PLUGIN_DEFAULT_ITERATIONS EMBEDDED_PASSWORD_DEFAULT_ITERATIONS
 /* storageGb beyond this would overflow the byte count; no disk is that big */
 #define PLUGIN_MAX_STORAGE_GB (INT64_C(1) << 30)
 
