@@ -158,6 +158,28 @@ int store_labels_parse(const struct tnd_host *host, const char *labels_json, str
 int store_write_apply(const struct tnd_host *host, struct store_conn *writer,
 		      const struct store_prepared_write *write, struct tnd_error *err);
 
+/* The size of a record up to and including @last: a core built against
+ * the ABI that defined @last fills at least this much; a newer core may
+ * append fields the driver ignores. */
+#define STORE_RECORD_SIZE(type, last) (offsetof(type, last) + sizeof(((type *)0)->last))
+
+/** Not NULL and not empty. */
+bool store_has_text(const char *s);
+/** -EINVAL unless @text is one JSON object's text (a cheap check, no parse). */
+int store_check_json_object(const char *text, const char *field, struct tnd_error *err);
+/** Bind @text (SQLITE_STATIC: the committing caller owns it), or NULL. */
+void store_bind_text(sqlite3_stmt *stmt, int index, const char *text);
+/** Step a statement that returns no rows and hand it back to the cache. */
+int store_step_done(struct store_conn *writer, sqlite3_stmt *stmt, const char *what, struct tnd_error *err);
+
+/* --- workflow and credential writes (sqlite_write_reconcile.c) --------------------- */
+
+/** Validate a write of kind TND_WRITE_WORKFLOW_* or TND_WRITE_CREDENTIAL_*. */
+int store_reconcile_prepare(const struct tnd_write *write, struct tnd_error *err);
+/** Apply such a write on the writer inside the current transaction. */
+int store_reconcile_apply(struct store_conn *writer, const struct store_prepared_write *write,
+			  struct tnd_error *err);
+
 /* --- group commit (sqlite_commit.c) ---------------------------------------------- */
 
 struct store_commit_request;
@@ -216,6 +238,16 @@ uint32_t store_read_limit(uint32_t limit);
 int store_search_sql(const struct tnd_tenant_query *query, const char *columns, char *sql, size_t cap,
 		     struct store_param *params, size_t *ret_n_params, struct tnd_error *err);
 
+/* Parameters of the largest workflow list: tenant, state, time, cursor, limit. */
+#define STORE_WORKFLOW_PARAMS_MAX 5
+/**
+ * The statement selecting @columns of the workflows matching @query (whose
+ * size must have been checked), as store_search_sql() does for tenants;
+ * room for STORE_WORKFLOW_PARAMS_MAX parameters.
+ */
+int store_workflow_list_sql(const struct tnd_workflow_query *query, const char *columns, char *sql, size_t cap,
+			    struct store_param *params, size_t *ret_n_params, struct tnd_error *err);
+
 /* --- the ops (sqlite_commit.c, sqlite_read.c) ------------------------------------ */
 
 tnd_storage_commit_fn store_commit;
@@ -227,5 +259,8 @@ tnd_storage_phase_list_fn store_phase_list;
 tnd_storage_idempotency_get_fn store_idempotency_get;
 tnd_storage_maintain_fn store_maintain;
 tnd_storage_ping_fn store_ping;
+tnd_storage_workflow_get_fn store_workflow_get;
+tnd_storage_workflow_list_fn store_workflow_list;
+tnd_storage_credential_get_fn store_credential_get;
 
 #endif /* TND_SQLITE_INTERNAL_H */

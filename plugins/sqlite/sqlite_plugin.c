@@ -281,6 +281,9 @@ static const struct tnd_storage_ops plugin_ops = {
 	.idempotency_get = store_idempotency_get,
 	.maintain = store_maintain,
 	.ping = store_ping,
+	.workflow_get = store_workflow_get,
+	.workflow_list = store_workflow_list,
+	.credential_get = store_credential_get,
 };
 
 TND_PLUGIN_DEFINE(TND_PLUGIN_STORAGE, "sqlite", PACKAGE_VERSION, TND_STORAGE_CAP_GROUP_COMMIT, plugin_init,

@@ -1,6 +1,7 @@
 /*
  * sqlite_read.c — the read ops: tenant_get, tenant_search, version_list,
- * version_get, phase_list, idempotency_get and ping.
+ * version_get, phase_list, idempotency_get, ping, and those of ABI 1.1:
+ * workflow_get, workflow_list, credential_get.
  *
  * Each read borrows a connection from the read pool, runs one statement
  * from that connection's cache, copies the rows into one buffer and gives
@@ -354,6 +355,119 @@ int store_phase_list(void *ctx, const char *tenant_id, int64_t after_seq, uint32
 	}
 	read_rows_free(&rows);
 	return 0;
+}
+
+/* --- workflows and credentials (ABI 1.1) ---------------------------------------------------- */
+
+#define READ_WORKFLOW_COLUMNS                                                                  \
+	"id, revision, tenant_id, kind, target_version, state, step, attempts, next_attempt_ms," \
+	" document_json, created_ms, updated_ms"
+
+static void read_visit_workflows(const struct read_rows *rows, tnd_workflow_visit_fn *visit, void *userdata)
+{
+	for (size_t i = 0; visit != NULL && i < rows->n_rows; i++) {
+		struct tnd_workflow_record rec = {
+			.size = sizeof(rec),
+			.id = read_text(rows, i, 0),
+			.revision = read_int(rows, i, 1),
+			.tenant_id = read_text(rows, i, 2),
+			.kind = read_text(rows, i, 3),
+			.target_version = read_int(rows, i, 4),
+			.state = read_text(rows, i, 5),
+			.step = read_int(rows, i, 6),
+			.attempts = read_int(rows, i, 7),
+			.next_attempt_ms = read_int(rows, i, 8),
+			.document_json = read_text(rows, i, 9),
+			.created_ms = read_int(rows, i, 10),
+			.updated_ms = read_int(rows, i, 11),
+		};
+		if (visit(&rec, userdata) != 0)
+			break;
+	}
+}
+
+int store_workflow_get(void *ctx, const char *id, tnd_workflow_visit_fn *visit, void *userdata,
+		       struct tnd_error *err)
+{
+	struct store_param params[] = { STORE_TEXT(id) };
+	struct read_rows rows;
+	int r;
+
+	if (id == NULL) {
+		tnd_error_set(err, "workflow_get without an id");
+		return -EINVAL;
+	}
+	r = read_run(ctx, "SELECT " READ_WORKFLOW_COLUMNS " FROM workflows WHERE id = ?1", params, 1, &rows, err);
+	if (r < 0)
+		return r;
+	if (rows.n_rows == 0) {
+		tnd_error_set(err, "workflow %s does not exist", id);
+		r = -ENOENT;
+	} else {
+		read_visit_workflows(&rows, visit, userdata);
+	}
+	read_rows_free(&rows);
+	return r;
+}
+
+int store_workflow_list(void *ctx, const struct tnd_workflow_query *query, tnd_workflow_visit_fn *visit,
+			void *userdata, struct tnd_error *err)
+{
+	static const struct tnd_workflow_query everything = { .size = sizeof(everything) };
+	struct store_param params[STORE_WORKFLOW_PARAMS_MAX];
+	struct read_rows rows;
+	char sql[1024];
+	size_t n = 0;
+	int r;
+
+	if (query == NULL)
+		query = &everything;
+	if (query->size < STORE_RECORD_SIZE(struct tnd_workflow_query, limit)) {
+		tnd_error_set(err, "workflow query has size %u, smaller than ABI 1.1's", query->size);
+		return -EINVAL;
+	}
+	r = store_workflow_list_sql(query, READ_WORKFLOW_COLUMNS, sql, sizeof(sql), params, &n, err);
+	if (r < 0)
+		return r;
+	r = read_run(ctx, sql, params, n, &rows, err);
+	if (r < 0)
+		return r;
+	read_visit_workflows(&rows, visit, userdata);
+	read_rows_free(&rows);
+	return 0;
+}
+
+int store_credential_get(void *ctx, const char *tenant_id, tnd_credential_visit_fn *visit, void *userdata,
+			 struct tnd_error *err)
+{
+	struct store_param params[] = { STORE_TEXT(tenant_id) };
+	struct read_rows rows;
+	int r;
+
+	if (tenant_id == NULL) {
+		tnd_error_set(err, "credential_get without a tenant id");
+		return -EINVAL;
+	}
+	r = read_run(ctx, "SELECT tenant_id, key_id, ciphertext, updated_ms FROM tenant_credentials WHERE tenant_id = ?1",
+		     params, 1, &rows, err);
+	if (r < 0)
+		return r;
+	if (rows.n_rows == 0) {
+		/* The tenant id is fine to name; the ciphertext is never echoed. */
+		tnd_error_set(err, "tenant %s has no credentials", tenant_id);
+		r = -ENOENT;
+	} else if (visit != NULL) {
+		struct tnd_credential_record rec = {
+			.size = sizeof(rec),
+			.tenant_id = read_text(&rows, 0, 0),
+			.key_id = read_text(&rows, 0, 1),
+			.ciphertext = read_text(&rows, 0, 2),
+			.updated_ms = read_int(&rows, 0, 3),
+		};
+		visit(&rec, userdata);
+	}
+	read_rows_free(&rows);
+	return r;
 }
 
 /* --- idempotency and liveness --------------------------------------------------------------- */

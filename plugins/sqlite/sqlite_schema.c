@@ -122,11 +122,64 @@ static const char store_schema_v2[] =
 	"CREATE INDEX tenants_by_phase ON tenants(phase, id) WHERE phase <> 'Active';"
 	"CREATE INDEX tenants_by_isolation ON tenants(isolation, id) WHERE isolation <> 'shared';";
 
+/*
+ * Version 3 (storage ABI 1.1): reconcile workflows, encrypted credentials,
+ * and an index of unsettled tenants.  Nothing here is written by a tenant
+ * create in registry-only mode, so creates keep their cost.
+ *
+ * - workflows: no foreign key to tenants.  storage.h lets a workflow name a
+ *   tenant that no longer exists; tenants are never deleted today, but the
+ *   driver does not make the core's ordering of writes (workflow before or
+ *   after the head row in one commit) a constraint, and the lookup would be
+ *   one more b-tree read per workflow write.
+ * - workflows_by_tenant serves "workflows of a tenant" in id order.
+ * - workflows_active is what the orchestrator polls every few hundred ms:
+ *   only Pending and Running workflows are in it (partial), in id order,
+ *   with next_attempt_ms in the entry, so "active and due before T" walks
+ *   the few active entries, tests the time on the entry and reads only the
+ *   rows it returns.  Finished workflows (nearly all of them, forever) cost
+ *   it nothing.  The list op repeats the WHERE term literally, which is
+ *   what lets SQLite use a partial index.
+ * - workflows_failed: what an operator lists and alerts on; written only
+ *   when a workflow enters or leaves Failed.
+ * - tenant_credentials: one small row per tenant (WITHOUT ROWID: one b-tree,
+ *   not a table plus its primary key index), tied to an existing tenant.
+ * - tenants_unsettled: tenants whose data plane has not caught up
+ *   (observedVersion behind version, or phase not the desired state; phase
+ *   is capitalized, state is not).  Settled tenants, nearly all of a large
+ *   registry, are not in it, so neither a search for the unsettled nor a
+ *   settled tenant's writes pay for it.
+ */
+static const char store_schema_v3[] =
+	"CREATE TABLE workflows ("
+	" id TEXT PRIMARY KEY NOT NULL,"
+	" revision INTEGER NOT NULL,"
+	" tenant_id TEXT NOT NULL,"
+	" kind TEXT NOT NULL,"
+	" target_version INTEGER NOT NULL,"
+	" state TEXT NOT NULL,"
+	" step INTEGER NOT NULL,"
+	" attempts INTEGER NOT NULL,"
+	" next_attempt_ms INTEGER NOT NULL,"
+	" document_json TEXT NOT NULL,"
+	" created_ms INTEGER NOT NULL,"
+	" updated_ms INTEGER NOT NULL);"
+	"CREATE INDEX workflows_by_tenant ON workflows(tenant_id, id);"
+	"CREATE INDEX workflows_active ON workflows(id, next_attempt_ms) WHERE state IN ('Pending', 'Running');"
+	"CREATE INDEX workflows_failed ON workflows(id) WHERE state = 'Failed';"
+	"CREATE TABLE tenant_credentials ("
+	" tenant_id TEXT PRIMARY KEY NOT NULL REFERENCES tenants(id),"
+	" key_id TEXT NOT NULL,"
+	" ciphertext TEXT NOT NULL,"
+	" updated_ms INTEGER NOT NULL) WITHOUT ROWID;"
+	"CREATE INDEX tenants_unsettled ON tenants(id) WHERE observed_version <> version OR lower(phase) <> state;";
+
 static const struct store_migration store_migrations[] = {
 	{ 1, "initial schema: tenants, labels, versions, phase transitions, idempotency",
 	  store_schema_v1 },
 	{ 2, "one covering search index, partial phase and isolation indexes, labels in one b-tree",
 	  store_schema_v2 },
+	{ 3, "reconcile workflows, tenant credentials, index of unsettled tenants", store_schema_v3 },
 };
 
 #define STORE_N_MIGRATIONS (sizeof(store_migrations) / sizeof(store_migrations[0]))

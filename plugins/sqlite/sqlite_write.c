@@ -12,13 +12,9 @@
 
 #include "sqlite_internal.h"
 
-/* The size of a record as ABI v1 defines it: a core built against v1 fills
- * at least this much; a newer core may append fields we ignore. */
-#define WRITE_V1_SIZE(type, last) (offsetof(type, last) + sizeof(((type *)0)->last))
-
 /* --- validation, in the caller's thread --------------------------------------------- */
 
-static bool write_has_text(const char *s)
+bool store_has_text(const char *s)
 {
 	return s != NULL && s[0] != '\0';
 }
@@ -29,7 +25,7 @@ static bool write_has_text(const char *s)
  * write path cost more CPU than the b-tree inserts; the core renders them
  * with jansson, so check only that each is one JSON object's text.
  */
-static int write_check_json_object(const char *text, const char *field, struct tnd_error *err)
+int store_check_json_object(const char *text, const char *field, struct tnd_error *err)
 {
 	const char *first, *last;
 
@@ -167,17 +163,17 @@ static int write_prepare_tenant(const struct tnd_host *host, const struct tnd_wr
 	const struct tnd_tenant_record *rec = write->record;
 	int r;
 
-	if (rec->size < WRITE_V1_SIZE(struct tnd_tenant_record, updated_ms)) {
+	if (rec->size < STORE_RECORD_SIZE(struct tnd_tenant_record, updated_ms)) {
 		tnd_error_set(err, "tenant record has size %u, smaller than ABI v1's", rec->size);
 		return -EINVAL;
 	}
-	if (!write_has_text(rec->id) || !write_has_text(rec->phase) || !write_has_text(rec->state) ||
-	    !write_has_text(rec->plan) || !write_has_text(rec->isolation)) {
+	if (!store_has_text(rec->id) || !store_has_text(rec->phase) || !store_has_text(rec->state) ||
+	    !store_has_text(rec->plan) || !store_has_text(rec->isolation)) {
 		tnd_error_set(err, "tenant record lacks %s",
-			      !write_has_text(rec->id)	      ? "an id"
-			      : !write_has_text(rec->phase) ? "a phase"
-			      : !write_has_text(rec->state) ? "a state"
-			      : !write_has_text(rec->plan)  ? "a plan"
+			      !store_has_text(rec->id)	      ? "an id"
+			      : !store_has_text(rec->phase) ? "a phase"
+			      : !store_has_text(rec->state) ? "a state"
+			      : !store_has_text(rec->plan)  ? "a plan"
 							    : "an isolation");
 		return -EINVAL;
 	}
@@ -189,10 +185,10 @@ static int write_prepare_tenant(const struct tnd_host *host, const struct tnd_wr
 			      (long long)write->expect_revision);
 		return -EINVAL;
 	}
-	r = write_check_json_object(rec->manifest_json, "manifest_json", err);
+	r = store_check_json_object(rec->manifest_json, "manifest_json", err);
 	if (r < 0)
 		return r;
-	r = write_check_json_object(rec->status_json, "status_json", err);
+	r = store_check_json_object(rec->status_json, "status_json", err);
 	if (r < 0)
 		return r;
 	return store_labels_parse(host, rec->labels_json, pw, err);
@@ -211,6 +207,10 @@ static int write_prepare_one(const struct tnd_host *host, const struct tnd_write
 	case TND_WRITE_VERSION_APPEND:
 	case TND_WRITE_PHASE_APPEND:
 	case TND_WRITE_IDEMPOTENCY_INSERT:
+	case TND_WRITE_WORKFLOW_INSERT:
+	case TND_WRITE_WORKFLOW_UPDATE:
+	case TND_WRITE_CREDENTIAL_PUT:
+	case TND_WRITE_CREDENTIAL_DELETE:
 		break;
 	default:
 		tnd_error_set(err, "write kind %u is not supported by this driver", write->kind);
@@ -225,30 +225,35 @@ static int write_prepare_one(const struct tnd_host *host, const struct tnd_write
 	case TND_WRITE_TENANT_INSERT:
 	case TND_WRITE_TENANT_UPDATE:
 		return write_prepare_tenant(host, write, pw, err);
+	case TND_WRITE_WORKFLOW_INSERT:
+	case TND_WRITE_WORKFLOW_UPDATE:
+	case TND_WRITE_CREDENTIAL_PUT:
+	case TND_WRITE_CREDENTIAL_DELETE:
+		return store_reconcile_prepare(write, err);
 	case TND_WRITE_VERSION_APPEND: {
 		const struct tnd_version_record *rec = write->record;
-		if (rec->size < WRITE_V1_SIZE(struct tnd_version_record, time_ms)) {
+		if (rec->size < STORE_RECORD_SIZE(struct tnd_version_record, time_ms)) {
 			tnd_error_set(err, "version record has size %u, smaller than ABI v1's", rec->size);
 			return -EINVAL;
 		}
-		if (!write_has_text(rec->tenant_id) || !write_has_text(rec->actor)) {
+		if (!store_has_text(rec->tenant_id) || !store_has_text(rec->actor)) {
 			tnd_error_set(err, "version record lacks %s",
-				      write_has_text(rec->tenant_id) ? "an actor" : "a tenant id");
+				      store_has_text(rec->tenant_id) ? "an actor" : "a tenant id");
 			return -EINVAL;
 		}
-		return write_check_json_object(rec->manifest_json, "manifest_json", err);
+		return store_check_json_object(rec->manifest_json, "manifest_json", err);
 	}
 	case TND_WRITE_PHASE_APPEND: {
 		const struct tnd_phase_record *rec = write->record;
-		if (rec->size < WRITE_V1_SIZE(struct tnd_phase_record, time_ms)) {
+		if (rec->size < STORE_RECORD_SIZE(struct tnd_phase_record, time_ms)) {
 			tnd_error_set(err, "phase record has size %u, smaller than ABI v1's", rec->size);
 			return -EINVAL;
 		}
-		if (!write_has_text(rec->tenant_id) || !write_has_text(rec->to_phase) ||
-		    !write_has_text(rec->actor)) {
+		if (!store_has_text(rec->tenant_id) || !store_has_text(rec->to_phase) ||
+		    !store_has_text(rec->actor)) {
 			tnd_error_set(err, "phase record lacks %s",
-				      !write_has_text(rec->tenant_id) ? "a tenant id"
-				      : !write_has_text(rec->to_phase) ? "a to_phase"
+				      !store_has_text(rec->tenant_id) ? "a tenant id"
+				      : !store_has_text(rec->to_phase) ? "a to_phase"
 								       : "an actor");
 			return -EINVAL;
 		}
@@ -256,15 +261,15 @@ static int write_prepare_one(const struct tnd_host *host, const struct tnd_write
 	}
 	default: { /* TND_WRITE_IDEMPOTENCY_INSERT */
 		const struct tnd_idempotency_record *rec = write->record;
-		if (rec->size < WRITE_V1_SIZE(struct tnd_idempotency_record, expires_ms)) {
+		if (rec->size < STORE_RECORD_SIZE(struct tnd_idempotency_record, expires_ms)) {
 			tnd_error_set(err, "idempotency record has size %u, smaller than ABI v1's", rec->size);
 			return -EINVAL;
 		}
-		if (!write_has_text(rec->key) || !write_has_text(rec->request_hash) ||
+		if (!store_has_text(rec->key) || !store_has_text(rec->request_hash) ||
 		    rec->response_json == NULL) {
 			tnd_error_set(err, "idempotency record lacks %s",
-				      !write_has_text(rec->key)		 ? "a key"
-				      : !write_has_text(rec->request_hash) ? "a request hash"
+				      !store_has_text(rec->key)		 ? "a key"
+				      : !store_has_text(rec->request_hash) ? "a request hash"
 									   : "a response");
 			return -EINVAL;
 		}
@@ -349,7 +354,7 @@ static const char write_sql_idempotency_purge[] = "DELETE FROM idempotency WHERE
 
 /* Strings are bound SQLITE_STATIC: the caller owns them and waits in
  * commit() until the transaction is over. */
-static void write_bind_text(sqlite3_stmt *stmt, int index, const char *text)
+void store_bind_text(sqlite3_stmt *stmt, int index, const char *text)
 {
 	if (text != NULL)
 		sqlite3_bind_text(stmt, index, text, -1, SQLITE_STATIC);
@@ -358,8 +363,7 @@ static void write_bind_text(sqlite3_stmt *stmt, int index, const char *text)
 }
 
 /* Step a statement that returns no rows and hand it back to the cache. */
-static int write_step(struct store_conn *writer, sqlite3_stmt *stmt, const char *what,
-		      struct tnd_error *err)
+int store_step_done(struct store_conn *writer, sqlite3_stmt *stmt, const char *what, struct tnd_error *err)
 {
 	int rc = sqlite3_step(stmt);
 	int r = rc == SQLITE_DONE ? 0 : store_fail(err, writer->db, rc, what);
@@ -378,10 +382,10 @@ static int write_label_row(struct store_conn *writer, const char *sql, const cha
 	r = store_conn_prepare_static(writer, sql, &stmt, err);
 	if (r < 0)
 		return r;
-	write_bind_text(stmt, 1, label->key);
-	write_bind_text(stmt, 2, label->value);
-	write_bind_text(stmt, 3, tenant_id);
-	return write_step(writer, stmt, what, err);
+	store_bind_text(stmt, 1, label->key);
+	store_bind_text(stmt, 2, label->value);
+	store_bind_text(stmt, 3, tenant_id);
+	return store_step_done(writer, stmt, what, err);
 }
 
 static bool write_label_in(const struct store_label *label, const struct store_label *set, size_t n)
@@ -419,18 +423,18 @@ static int write_labels_move(struct store_conn *writer, const char *tenant_id, c
 
 static void write_bind_tenant(sqlite3_stmt *stmt, const struct tnd_tenant_record *rec)
 {
-	write_bind_text(stmt, 1, rec->id);
+	store_bind_text(stmt, 1, rec->id);
 	sqlite3_bind_int64(stmt, 2, rec->revision);
 	sqlite3_bind_int64(stmt, 3, rec->version);
 	sqlite3_bind_int64(stmt, 4, rec->observed_version);
-	write_bind_text(stmt, 5, rec->phase);
-	write_bind_text(stmt, 6, rec->state);
-	write_bind_text(stmt, 7, rec->plan);
-	write_bind_text(stmt, 8, rec->isolation);
-	write_bind_text(stmt, 9, rec->region);
-	write_bind_text(stmt, 10, rec->labels_json);
-	write_bind_text(stmt, 11, rec->manifest_json);
-	write_bind_text(stmt, 12, rec->status_json);
+	store_bind_text(stmt, 5, rec->phase);
+	store_bind_text(stmt, 6, rec->state);
+	store_bind_text(stmt, 7, rec->plan);
+	store_bind_text(stmt, 8, rec->isolation);
+	store_bind_text(stmt, 9, rec->region);
+	store_bind_text(stmt, 10, rec->labels_json);
+	store_bind_text(stmt, 11, rec->manifest_json);
+	store_bind_text(stmt, 12, rec->status_json);
 	sqlite3_bind_int64(stmt, 13, rec->created_ms);
 	sqlite3_bind_int64(stmt, 14, rec->updated_ms);
 }
@@ -446,7 +450,7 @@ static int write_tenant_insert(struct store_conn *writer, const struct store_pre
 	if (r < 0)
 		return r;
 	write_bind_tenant(stmt, rec);
-	r = write_step(writer, stmt, "insert tenant", err);
+	r = store_step_done(writer, stmt, "insert tenant", err);
 	if (r == -EEXIST)
 		tnd_error_set(err, "tenant %s exists (ids are never reused, not even after deletion)",
 			      rec->id);
@@ -468,7 +472,7 @@ static int write_tenant_update_run(struct store_conn *writer, const char *sql,
 		return r;
 	write_bind_tenant(stmt, pw->record);
 	sqlite3_bind_int64(stmt, 15, pw->expect_revision);
-	r = write_step(writer, stmt, "update tenant", err);
+	r = store_step_done(writer, stmt, "update tenant", err);
 	if (r < 0)
 		return r;
 	*ret_changed = sqlite3_changes(writer->db) == 1;
@@ -490,7 +494,7 @@ static int write_tenant_update_slow(const struct tnd_host *host, struct store_co
 	r = store_conn_prepare_static(writer, write_sql_tenant_current, &stmt, err);
 	if (r < 0)
 		return r;
-	write_bind_text(stmt, 1, rec->id);
+	store_bind_text(stmt, 1, rec->id);
 	rc = sqlite3_step(stmt);
 	if (rc == SQLITE_ROW && sqlite3_column_int64(stmt, 0) != pw->expect_revision) {
 		tnd_error_set(err, "tenant %s is at revision %lld, not %lld", rec->id,
@@ -549,13 +553,13 @@ static int write_version_append(struct store_conn *writer, const struct tnd_vers
 	r = store_conn_prepare_static(writer, write_sql_version_append, &stmt, err);
 	if (r < 0)
 		return r;
-	write_bind_text(stmt, 1, rec->tenant_id);
+	store_bind_text(stmt, 1, rec->tenant_id);
 	sqlite3_bind_int64(stmt, 2, rec->version);
-	write_bind_text(stmt, 3, rec->manifest_json);
-	write_bind_text(stmt, 4, rec->actor);
-	write_bind_text(stmt, 5, rec->request_id);
+	store_bind_text(stmt, 3, rec->manifest_json);
+	store_bind_text(stmt, 4, rec->actor);
+	store_bind_text(stmt, 5, rec->request_id);
 	sqlite3_bind_int64(stmt, 6, rec->time_ms);
-	r = write_step(writer, stmt, "append version", err);
+	r = store_step_done(writer, stmt, "append version", err);
 	if (r == -EEXIST)
 		tnd_error_set(err, "tenant %s already has version %lld", rec->tenant_id,
 			      (long long)rec->version);
@@ -573,15 +577,15 @@ static int write_phase_append(struct store_conn *writer, const struct tnd_phase_
 	r = store_conn_prepare_static(writer, write_sql_phase_append, &stmt, err);
 	if (r < 0)
 		return r;
-	write_bind_text(stmt, 1, rec->tenant_id);
-	write_bind_text(stmt, 2, rec->from_phase);
-	write_bind_text(stmt, 3, rec->to_phase);
+	store_bind_text(stmt, 1, rec->tenant_id);
+	store_bind_text(stmt, 2, rec->from_phase);
+	store_bind_text(stmt, 3, rec->to_phase);
 	sqlite3_bind_int64(stmt, 4, rec->version);
-	write_bind_text(stmt, 5, rec->actor);
-	write_bind_text(stmt, 6, rec->request_id);
-	write_bind_text(stmt, 7, rec->reason);
+	store_bind_text(stmt, 5, rec->actor);
+	store_bind_text(stmt, 6, rec->request_id);
+	store_bind_text(stmt, 7, rec->reason);
 	sqlite3_bind_int64(stmt, 8, rec->time_ms);
-	r = write_step(writer, stmt, "append phase transition", err);
+	r = store_step_done(writer, stmt, "append phase transition", err);
 	if (r == -ENOENT)
 		tnd_error_set(err, "phase transition for tenant %s, which does not exist", rec->tenant_id);
 	return r;
@@ -596,13 +600,13 @@ static int write_idempotency_insert(struct store_conn *writer, const struct tnd_
 	r = store_conn_prepare_static(writer, write_sql_idempotency_insert, &stmt, err);
 	if (r < 0)
 		return r;
-	write_bind_text(stmt, 1, rec->key);
-	write_bind_text(stmt, 2, rec->request_hash);
+	store_bind_text(stmt, 1, rec->key);
+	store_bind_text(stmt, 2, rec->request_hash);
 	sqlite3_bind_int(stmt, 3, rec->status);
-	write_bind_text(stmt, 4, rec->response_json);
+	store_bind_text(stmt, 4, rec->response_json);
 	sqlite3_bind_int64(stmt, 5, rec->created_ms);
 	sqlite3_bind_int64(stmt, 6, rec->expires_ms);
-	r = write_step(writer, stmt, "insert idempotency record", err);
+	r = store_step_done(writer, stmt, "insert idempotency record", err);
 	if (r < 0)
 		return r;
 	if (sqlite3_changes(writer->db) == 0) {
@@ -622,7 +626,7 @@ static int write_idempotency_purge(struct store_conn *writer, int64_t before_ms,
 	if (r < 0)
 		return r;
 	sqlite3_bind_int64(stmt, 1, before_ms);
-	return write_step(writer, stmt, "purge idempotency records", err);
+	return store_step_done(writer, stmt, "purge idempotency records", err);
 }
 
 int store_write_apply(const struct tnd_host *host, struct store_conn *writer,
@@ -641,6 +645,11 @@ int store_write_apply(const struct tnd_host *host, struct store_conn *writer,
 		return write_idempotency_insert(writer, write->record, err);
 	case STORE_WRITE_PURGE_IDEMPOTENCY:
 		return write_idempotency_purge(writer, write->purge_before_ms, err);
+	case TND_WRITE_WORKFLOW_INSERT:
+	case TND_WRITE_WORKFLOW_UPDATE:
+	case TND_WRITE_CREDENTIAL_PUT:
+	case TND_WRITE_CREDENTIAL_DELETE:
+		return store_reconcile_apply(writer, write, err);
 	default:
 		tnd_error_set(err, "write kind %u is not supported by this driver", write->kind);
 		return -ENOTSUP;

@@ -196,6 +196,75 @@ int harness_search(struct harness *h, const struct tnd_tenant_query *query, stru
 	return r;
 }
 
+/* --- workflows -------------------------------------------------------------------------- */
+
+struct tnd_workflow_record harness_workflow(const char *id, const char *tenant_id, const char *state)
+{
+	return (struct tnd_workflow_record){
+		.size = sizeof(struct tnd_workflow_record),
+		.id = id,
+		.revision = 1,
+		.tenant_id = tenant_id,
+		.kind = "activate",
+		.target_version = 1,
+		.state = state,
+		.step = 0,
+		.attempts = 0,
+		.next_attempt_ms = 0,
+		.document_json = "{\"steps\":[{\"op\":\"provision\"}]}",
+		.created_ms = 1000,
+		.updated_ms = 1000,
+	};
+}
+
+int harness_collect_workflow(const struct tnd_workflow_record *rec, void *userdata)
+{
+	struct workflow_list *list = userdata;
+	struct workflow_copy *c;
+
+	list->items = tnd_xrealloc(list->items, (list->n + 1) * sizeof(*list->items));
+	c = &list->items[list->n++];
+	c->id = harness_dup(rec->id);
+	c->tenant_id = harness_dup(rec->tenant_id);
+	c->kind = harness_dup(rec->kind);
+	c->state = harness_dup(rec->state);
+	c->document_json = harness_dup(rec->document_json);
+	c->revision = rec->revision;
+	c->target_version = rec->target_version;
+	c->step = rec->step;
+	c->attempts = rec->attempts;
+	c->next_attempt_ms = rec->next_attempt_ms;
+	c->created_ms = rec->created_ms;
+	c->updated_ms = rec->updated_ms;
+	return list->stop_after != 0 && list->n >= list->stop_after;
+}
+
+void workflow_list_free(struct workflow_list *list)
+{
+	for (size_t i = 0; i < list->n; i++) {
+		struct workflow_copy *c = &list->items[i];
+		free(c->id);
+		free(c->tenant_id);
+		free(c->kind);
+		free(c->state);
+		free(c->document_json);
+	}
+	free(list->items);
+	memset(list, 0, sizeof(*list));
+}
+
+void harness_get_workflow(struct harness *h, const char *id, struct workflow_list *list)
+{
+	struct tnd_error err = { { 0 } };
+	int r;
+
+	workflow_list_free(list);
+	r = h->ops->workflow_get(h->ctx, id, harness_collect_workflow, list, &err);
+	if (r != 0)
+		fail_msg("workflow_get %s: %d %s", id, r, err.message);
+	assert_int_equal(list->n, 1);
+}
+
 /* --- cmocka fixtures ---------------------------------------------------------------- */
 
 int harness_setup_open(void **state)

@@ -2,7 +2,8 @@
  * sqlite_harness.h — what the sqlite plugin tests share: loading the built
  * sqlite.so the way the core does (dlopen, dlsym tnd_plugin_v1, a host table
  * from host_new()), opening instances on a scratch directory, building
- * records, and visitors that copy what a read hands them.
+ * records (tenants, workflows), and visitors that copy what a read hands
+ * them.
  */
 #ifndef TND_SQLITE_HARNESS_H
 #define TND_SQLITE_HARNESS_H
@@ -62,6 +63,25 @@ void tenant_list_free(struct tenant_list *list);
 
 /** Search @query and collect every match. */
 int harness_search(struct harness *h, const struct tnd_tenant_query *query, struct tenant_list *list);
+
+/** A fully populated workflow record (revision 1) borrowing @id, @tenant_id and @state. */
+struct tnd_workflow_record harness_workflow(const char *id, const char *tenant_id, const char *state);
+
+/** An owned copy of a workflow record. */
+struct workflow_copy {
+	char *id, *tenant_id, *kind, *state, *document_json;
+	int64_t revision, target_version, step, attempts, next_attempt_ms, created_ms, updated_ms;
+};
+/** Workflows collected by harness_collect_workflow(). */
+struct workflow_list {
+	struct workflow_copy *items;
+	size_t n;
+	size_t stop_after; /* 0: never stop the read early */
+};
+tnd_workflow_visit_fn harness_collect_workflow;
+void workflow_list_free(struct workflow_list *list);
+/** workflow_get() into a fresh @list (one item), failing the test unless it returns 0. */
+void harness_get_workflow(struct harness *h, const char *id, struct workflow_list *list);
 
 /** cmocka fixtures: a loaded plugin with an open instance (or none), logs captured. */
 int harness_setup_open(void **state);

@@ -78,6 +78,10 @@ static void test_descriptor(void **state)
 	assert_non_null(h->ops->idempotency_get);
 	assert_non_null(h->ops->maintain);
 	assert_non_null(h->ops->ping);
+	/* ABI 1.1 */
+	assert_non_null(h->ops->workflow_get);
+	assert_non_null(h->ops->workflow_list);
+	assert_non_null(h->ops->credential_get);
 	/* only the descriptor leaves the object */
 	assert_null(dlsym(h->dl, "store_commit"));
 	assert_null(dlsym(h->dl, "store_conn_open"));
@@ -166,7 +170,7 @@ static void test_schema_fresh(void **state)
 
 	harness_insert(h, "s-1");
 	value = direct_query(h->db_path, "PRAGMA user_version");
-	assert_string_equal(value, "2");
+	assert_string_equal(value, "3");
 	free(value);
 	value = direct_query(h->db_path, "PRAGMA journal_mode");
 	assert_string_equal(value, "wal");
@@ -178,6 +182,7 @@ static void test_schema_fresh(void **state)
 	assert_null(value);
 	assert_true(testutil_log_contains("schema migrated from version 0 to 1"));
 	assert_true(testutil_log_contains("schema migrated from version 1 to 2"));
+	assert_true(testutil_log_contains("schema migrated from version 2 to 3"));
 
 	/* every tenant's manifest is in there: owner-only */
 	assert_int_equal(stat(h->db_path, &st), 0);
@@ -224,12 +229,21 @@ static void test_reopen_persists(void **state)
 		.size = sizeof(idem), .key = "k", .request_hash = "h", .status = 201, .response_json = "{}",
 		.created_ms = 1, .expires_ms = INT64_MAX,
 	};
+	struct tnd_workflow_record wf = {
+		.size = sizeof(wf), .id = "wf-keep", .revision = 1, .tenant_id = "keep", .kind = "activate",
+		.target_version = 1, .state = "Pending", .document_json = "{}", .created_ms = 3, .updated_ms = 3,
+	};
+	struct tnd_credential_record cred = {
+		.size = sizeof(cred), .tenant_id = "keep", .key_id = "k1", .ciphertext = "c1", .updated_ms = 3,
+	};
 	struct tnd_tenant_record rec = harness_tenant("keep", "Draft", "{\"team\":\"core\"}");
 	struct tnd_write writes[] = {
 		{ .kind = TND_WRITE_TENANT_INSERT, .record = &rec },
 		{ .kind = TND_WRITE_VERSION_APPEND, .record = &v },
 		{ .kind = TND_WRITE_PHASE_APPEND, .record = &p },
 		{ .kind = TND_WRITE_IDEMPOTENCY_INSERT, .record = &idem },
+		{ .kind = TND_WRITE_WORKFLOW_INSERT, .record = &wf },
+		{ .kind = TND_WRITE_CREDENTIAL_PUT, .record = &cred },
 	};
 	const char *key = "team", *value = "core";
 	struct tnd_tenant_query q = { .size = sizeof(q), .label_keys = &key, .label_values = &value, .n_labels = 1 };
@@ -238,7 +252,7 @@ static void test_reopen_persists(void **state)
 	struct int_list list = { 0 };
 	char *integrity;
 
-	assert_int_equal(h->ops->commit(h->ctx, writes, 4, NULL, &err), 0);
+	assert_int_equal(h->ops->commit(h->ctx, writes, 6, NULL, &err), 0);
 	harness_close(h);
 	integrity = direct_query(h->db_path, "PRAGMA integrity_check");
 	assert_string_equal(integrity, "ok");
@@ -257,8 +271,10 @@ static void test_reopen_persists(void **state)
 	assert_int_equal(list.n, 1);
 	int_list_free(&list);
 	assert_int_equal(h->ops->idempotency_get(h->ctx, "k", 2, NULL, NULL, &err), 0);
-	/* the schema was migrated once (two steps), not again */
-	assert_int_equal(testutil_log_count("schema migrated"), 2);
+	assert_int_equal(h->ops->workflow_get(h->ctx, "wf-keep", NULL, NULL, &err), 0);
+	assert_int_equal(h->ops->credential_get(h->ctx, "keep", NULL, NULL, &err), 0);
+	/* the schema was migrated once (three steps), not again */
+	assert_int_equal(testutil_log_count("schema migrated"), 3);
 	assert_int_equal(h->ops->ping(h->ctx, &err), 0);
 	assert_int_equal(h->ops->maintain(h->ctx, 0, &err), 0);
 }

@@ -2,13 +2,14 @@
  * test_sqlite_migration.c — the registry's schema moves forward with its
  * data, and its searches stay on indexes.
  *
- * A database written with schema version 1 (built here with the DDL that
- * version 1 shipped, frozen below, and rows shaped as the version 1 writer
+ * A database written with schema version 1 or 2 (built here with the DDL
+ * those versions shipped, frozen below, and rows shaped as their writers
  * wrote them) opens through the built sqlite.so, migrates to the newest
- * version, reads back every record unchanged, answers every kind of search,
- * takes new writes, and ends with exactly the schema of a fresh database.
- * EXPLAIN QUERY PLAN of the statements sqlite_search.c builds (compiled
- * into this test) shows which index serves each kind of search.
+ * version, reads back every record unchanged, answers every kind of search
+ * (the unsettled filter of version 3 included), takes new writes (workflows
+ * and credentials too), and ends with exactly the schema of a fresh
+ * database.  EXPLAIN QUERY PLAN of the statements sqlite_search.c builds
+ * (compiled into this test) shows which index serves each kind of search.
  */
 #include "autoconfig.h"
 
@@ -86,7 +87,28 @@ static const char migration_schema_v1[] =
 	" expires_ms INTEGER NOT NULL);"
 	"CREATE INDEX idempotency_by_expiry ON idempotency(expires_ms);";
 
+/* Schema version 2 exactly as shipped (store_schema_v2), applied to a
+ * version 1 file as the version 2 plugin did.  Never edit either. */
+static const char migration_schema_v2[] =
+	"CREATE TABLE tenant_labels_v2 ("
+	" key TEXT NOT NULL,"
+	" value TEXT NOT NULL,"
+	" tenant_id TEXT NOT NULL REFERENCES tenants(id),"
+	" PRIMARY KEY (key, value, tenant_id)) WITHOUT ROWID;"
+	"INSERT INTO tenant_labels_v2 (key, value, tenant_id) SELECT key, value, tenant_id FROM tenant_labels;"
+	"DROP TABLE tenant_labels;"
+	"ALTER TABLE tenant_labels_v2 RENAME TO tenant_labels;"
+	"DROP INDEX tenants_by_phase;"
+	"DROP INDEX tenants_by_isolation;"
+	"DROP INDEX tenants_by_region;"
+	"DROP INDEX tenants_by_plan;"
+	"CREATE INDEX tenants_search ON tenants(id, phase, isolation, region, plan);"
+	"CREATE INDEX tenants_by_phase ON tenants(phase, id) WHERE phase <> 'Active';"
+	"CREATE INDEX tenants_by_isolation ON tenants(isolation, id) WHERE isolation <> 'shared';";
+
 #define MIGRATION_FILLERS 300
+/* The schema version this test knows how to check. */
+#define MIGRATION_LATEST 3
 
 /* --- direct access to the file ------------------------------------------------------------- */
 
@@ -155,7 +177,10 @@ static void migration_make_v1(const char *path)
 		       "  '{\"env\":\"prod\"}', '{\"v\":1}', '{}', 11, 21),"
 		       " ('gamma', 1, 1, 0, 'Draft', 'draft', 'free', 'hybrid', NULL, '{}', '{\"v\":1}', '{}', 12, 12),"
 		       " ('gone', 4, 1, 1, 'Deleted', 'deleted', 'business', 'shared', 'eu-west-1',"
-		       "  '{\"env\":\"dev\"}', '{\"v\":1}', '{}', 13, 43);"
+		       "  '{\"env\":\"dev\"}', '{\"v\":1}', '{}', 13, 43),"
+		       /* being suspended: its phase is not yet the desired state */
+		       " ('zeta', 3, 3, 3, 'Active', 'suspended', 'business', 'shared', 'eu-west-1', '{}',"
+		       "  '{\"v\":3}', '{}', 14, 34);"
 		       "INSERT INTO tenant_labels VALUES ('acme', 'env', 'prod'), ('acme', 'team', 'core'),"
 		       " ('beta', 'env', 'prod'), ('gone', 'env', 'dev');"
 		       "INSERT INTO tenant_versions VALUES ('acme', 1, '{\"v\":1}', 'alice', 'req-1', 10),"
@@ -178,6 +203,21 @@ static void migration_make_v1(const char *path)
 		migration_exec(db, sql);
 	}
 	migration_exec(db, "PRAGMA user_version=1; PRAGMA application_id=1416520786"); /* 0x546e6452 */
+	migration_exec(db, "COMMIT");
+	sqlite3_close(db);
+}
+
+/* A version 2 registry: a version 1 one that the version 2 plugin migrated
+ * (a fresh version 2 file has the same schema). */
+static void migration_make_v2(const char *path)
+{
+	sqlite3 *db;
+
+	migration_make_v1(path);
+	db = migration_db(path);
+	migration_exec(db, "BEGIN");
+	migration_exec(db, migration_schema_v2);
+	migration_exec(db, "PRAGMA user_version=2");
 	migration_exec(db, "COMMIT");
 	sqlite3_close(db);
 }
@@ -240,10 +280,13 @@ static void migration_check_searches(struct harness *h)
 	q = (struct tnd_tenant_query){ .size = sizeof(q), .limit = 3 };
 	migration_expect_search(h, &q, "acme,beta,filler-000");
 	q = (struct tnd_tenant_query){ .size = sizeof(q), .after_id = "filler-299", .include_deleted = 1 };
-	migration_expect_search(h, &q, "gamma,gone");
+	migration_expect_search(h, &q, "gamma,gone,zeta");
 	q = (struct tnd_tenant_query){ .size = sizeof(q), .phase = "Active", .isolation = "shared",
 				       .region = "eu-west-1", .plan = "business", .after_id = "filler-297" };
-	migration_expect_search(h, &q, "filler-298,filler-299");
+	migration_expect_search(h, &q, "filler-298,filler-299,zeta");
+	/* version 3 indexed the tenants that were already there */
+	q = (struct tnd_tenant_query){ .size = sizeof(q), .unsettled = 1 };
+	migration_expect_search(h, &q, "gamma,zeta");
 	q = (struct tnd_tenant_query){ .size = sizeof(q), .label_keys = &filler, .label_values = &yes,
 				       .n_labels = 1, .limit = 1000 };
 	assert_int_equal(harness_search(h, &q, &found), 0);
@@ -253,9 +296,35 @@ static void migration_check_searches(struct harness *h)
 
 /* --- the tests ---------------------------------------------------------------------------- */
 
-static void test_migrate_v1(void **state)
+/* Version 3's tables take writes on a migrated file. */
+static void migration_check_reconcile_tables(struct harness *h)
 {
-	struct harness *h = *state;
+	struct tnd_workflow_record wf = {
+		.size = sizeof(wf), .id = "wf-0001", .revision = 1, .tenant_id = "zeta", .kind = "suspend",
+		.target_version = 3, .state = "Pending", .step = 0, .attempts = 0, .next_attempt_ms = 0,
+		.document_json = "{\"steps\":[]}", .created_ms = 40, .updated_ms = 40,
+	};
+	struct tnd_credential_record cred = {
+		.size = sizeof(cred), .tenant_id = "acme", .key_id = "k1", .ciphertext = "AAAA", .updated_ms = 40,
+	};
+	struct tnd_workflow_query active = { .size = sizeof(active), .active = 1 };
+	struct tnd_error err = { { 0 } };
+	char *rows;
+
+	assert_int_equal(harness_commit1(h, TND_WRITE_WORKFLOW_INSERT, 0, &wf, &err), 0);
+	assert_int_equal(harness_commit1(h, TND_WRITE_CREDENTIAL_PUT, 0, &cred, &err), 0);
+	assert_int_equal(h->ops->workflow_get(h->ctx, "wf-0001", NULL, NULL, &err), 0);
+	assert_int_equal(h->ops->workflow_list(h->ctx, &active, NULL, NULL, &err), 0);
+	assert_int_equal(h->ops->credential_get(h->ctx, "acme", NULL, NULL, &err), 0);
+	assert_int_equal(h->ops->credential_get(h->ctx, "beta", NULL, NULL, &err), -ENOENT);
+	rows = migration_rows(h->db_path, "SELECT id, state FROM workflows");
+	assert_string_equal(rows, "wf-0001|Pending\n");
+	free(rows);
+}
+
+/* Open the fixture file of version @from and check everything about the migration. */
+static void migration_expect_migrated(struct harness *h, int from)
+{
 	struct tnd_tenant_record acme = harness_tenant("acme", "Active", "{\"team\":\"edge\",\"env\":\"prod\"}");
 	struct tnd_phase_record p = {
 		.size = sizeof(p), .tenant_id = "acme", .from_phase = "Active", .to_phase = "Suspended",
@@ -266,17 +335,23 @@ static void test_migrate_v1(void **state)
 	struct tnd_error err = { { 0 } };
 	struct tenant_list found = { 0 };
 	struct int_list list = { 0 };
-	char *before, *after, *fresh_path, *fresh_schema;
+	char *before, *after, *fresh_path, *fresh_schema, *line;
+	int latest = MIGRATION_LATEST;
 
-	migration_make_v1(h->db_path);
 	before = migration_kept_rows(h->db_path);
 	assert_int_equal(harness_open(h, NULL, &err), 0);
-	assert_true(testutil_log_contains("schema migrated from version 1 to 2"));
-	assert_int_equal(testutil_log_count("schema migrated"), 1);
+	for (int v = from; v < latest; v++) {
+		line = tnd_xasprintf("schema migrated from version %d to %d", v, v + 1);
+		assert_true(testutil_log_contains(line));
+		free(line);
+	}
+	assert_int_equal(testutil_log_count("schema migrated"), latest - from);
 
 	/* the file: newest version, intact, every row carried over */
 	after = migration_rows(h->db_path, "PRAGMA user_version");
-	assert_string_equal(after, "2\n");
+	line = tnd_xasprintf("%d\n", latest);
+	assert_string_equal(after, line);
+	free(line);
 	free(after);
 	after = migration_rows(h->db_path, "PRAGMA integrity_check");
 	assert_string_equal(after, "ok\n");
@@ -324,11 +399,12 @@ static void test_migrate_v1(void **state)
 	assert_int_equal(list.n, 1);
 	assert_int_equal(list.values[0], 5);
 	int_list_free(&list);
+	migration_check_reconcile_tables(h);
 
 	/* reopened: nothing left to migrate */
 	harness_close(h);
 	assert_int_equal(harness_open(h, NULL, &err), 0);
-	assert_int_equal(testutil_log_count("schema migrated"), 1);
+	assert_int_equal(testutil_log_count("schema migrated"), latest - from);
 	harness_close(h);
 
 	/* and the migrated schema is the one a fresh database gets */
@@ -341,6 +417,26 @@ static void test_migrate_v1(void **state)
 	free(after);
 	free(fresh_schema);
 	free(fresh_path);
+}
+
+static void test_migrate_v1(void **state)
+{
+	struct harness *h = *state;
+
+	migration_make_v1(h->db_path);
+	migration_expect_migrated(h, 1);
+}
+
+static void test_migrate_v2(void **state)
+{
+	struct harness *h = *state;
+	char *version;
+
+	migration_make_v2(h->db_path);
+	version = migration_rows(h->db_path, "PRAGMA user_version");
+	assert_string_equal(version, "2\n");
+	free(version);
+	migration_expect_migrated(h, 2);
 }
 
 /* The plan of the statement store_search_sql() builds for @query. */
@@ -365,6 +461,31 @@ static void migration_expect_plan(const char *path, const struct tnd_tenant_quer
 	char *plan = migration_plan(path, query);
 
 	if (strstr(plan, index) == NULL || strstr(plan, "TEMP B-TREE") != NULL || strstr(plan, "SCAN tenants\n"))
+		fail_msg("expected a plan on %s, got:\n%s", index, plan);
+	free(plan);
+}
+
+/* The plan of the statement store_workflow_list_sql() builds for @query. */
+static char *migration_workflow_plan(const char *path, const struct tnd_workflow_query *query)
+{
+	struct store_param params[STORE_WORKFLOW_PARAMS_MAX];
+	struct tnd_error err = { { 0 } };
+	char sql[1024], *explain, *plan;
+	size_t n = 0;
+
+	assert_int_equal(store_workflow_list_sql(query, "id, document_json", sql, sizeof(sql), params, &n, &err), 0);
+	explain = tnd_xasprintf("EXPLAIN QUERY PLAN %s", sql);
+	plan = migration_rows(path, explain);
+	free(explain);
+	return plan;
+}
+
+static void migration_expect_workflow_plan(const char *path, const struct tnd_workflow_query *query,
+					   const char *index)
+{
+	char *plan = migration_workflow_plan(path, query);
+
+	if (strstr(plan, index) == NULL || strstr(plan, "TEMP B-TREE") != NULL || strstr(plan, "SCAN workflows\n"))
 		fail_msg("expected a plan on %s, got:\n%s", index, plan);
 	free(plan);
 }
@@ -396,13 +517,62 @@ static void test_search_plans(void **state)
 	migration_expect_plan(h->db_path, &q, "SEARCH tenant_labels USING PRIMARY KEY (key=? AND value=?)");
 	q.region = "eu-west-1";
 	migration_expect_plan(h->db_path, &q, "SEARCH tenant_labels USING PRIMARY KEY (key=? AND value=?)");
+
+	/* unsettled: the partial index, whatever else is asked; so a registry
+	 * of 100k settled tenants is never walked for the few unsettled */
+	q = (struct tnd_tenant_query){ .size = sizeof(q), .unsettled = 1 };
+	migration_expect_plan(h->db_path, &q, "SCAN tenants USING INDEX tenants_unsettled");
+	q.after_id = "m";
+	migration_expect_plan(h->db_path, &q, "SEARCH tenants USING INDEX tenants_unsettled (id>?)");
+	q = (struct tnd_tenant_query){ .size = sizeof(q), .unsettled = 1, .phase = "Active", .isolation = "shared",
+				       .region = "eu-west-1", .plan = "business" };
+	migration_expect_plan(h->db_path, &q, "USING INDEX tenants_unsettled");
+	q = (struct tnd_tenant_query){ .size = sizeof(q), .unsettled = 1, .phase = "Suspended" };
+	migration_expect_plan(h->db_path, &q, "USING INDEX tenants_unsettled");
+	q = (struct tnd_tenant_query){ .size = sizeof(q), .unsettled = 1, .label_keys = &key,
+				       .label_values = &value, .n_labels = 1 };
+	migration_expect_plan(h->db_path, &q, "USING INDEX tenants_unsettled");
+	/* a 1.0-sized query has no unsettled field: the flag behind it is not read */
+	q = (struct tnd_tenant_query){ .size = offsetof(struct tnd_tenant_query, unsettled), .unsettled = 1 };
+	migration_expect_plan(h->db_path, &q, "SCAN tenants USING INDEX tenants_search");
+}
+
+static void test_workflow_plans(void **state)
+{
+	struct harness *h = *state;
+	struct tnd_workflow_query q = { .size = sizeof(q) };
+
+	harness_insert(h, "planned");
+	harness_close(h);
+
+	/* the orchestrator's poll: active, due, in id order, from a cursor */
+	q = (struct tnd_workflow_query){ .size = sizeof(q), .active = 1, .due_before_ms = 1000 };
+	migration_expect_workflow_plan(h->db_path, &q, "SCAN workflows USING INDEX workflows_active");
+	q.after_id = "wf-1";
+	migration_expect_workflow_plan(h->db_path, &q, "SEARCH workflows USING INDEX workflows_active (id>?)");
+	q = (struct tnd_workflow_query){ .size = sizeof(q), .state = "Running" };
+	migration_expect_workflow_plan(h->db_path, &q, "USING INDEX workflows_active");
+	q = (struct tnd_workflow_query){ .size = sizeof(q), .state = "Failed", .after_id = "wf-1" };
+	migration_expect_workflow_plan(h->db_path, &q, "SEARCH workflows USING INDEX workflows_failed (id>?)");
+	/* a tenant's workflows */
+	q = (struct tnd_workflow_query){ .size = sizeof(q), .tenant_id = "acme", .after_id = "wf-1" };
+	migration_expect_workflow_plan(h->db_path, &q, "USING INDEX workflows_by_tenant (tenant_id=? AND id>?)");
+	q.active = 1;
+	migration_expect_workflow_plan(h->db_path, &q, "USING INDEX workflows_by_tenant (tenant_id=? AND id>?)");
+	/* everything, and the common states: the primary key in id order */
+	q = (struct tnd_workflow_query){ .size = sizeof(q), .after_id = "wf-1" };
+	migration_expect_workflow_plan(h->db_path, &q, "USING INDEX sqlite_autoindex_workflows_1 (id>?)");
+	q.state = "Succeeded";
+	migration_expect_workflow_plan(h->db_path, &q, "USING INDEX sqlite_autoindex_workflows_1 (id>?)");
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_migrate_v1, harness_setup_closed, harness_teardown),
+		cmocka_unit_test_setup_teardown(test_migrate_v2, harness_setup_closed, harness_teardown),
 		cmocka_unit_test_setup_teardown(test_search_plans, harness_setup_open, harness_teardown),
+		cmocka_unit_test_setup_teardown(test_workflow_plans, harness_setup_open, harness_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -3,6 +3,8 @@
  * descriptor and ops exactly as the core drives it (the built sqlite.so,
  * dlopen'ed, with a real host table): records, preconditions, atomicity of
  * multi-write commits, lineage, phases, search and cursors, idempotency.
+ * Workflows and credentials are in test_sqlite_workflows.c, the unsettled
+ * search filter in test_sqlite_unsettled.c.
  * The descriptor, settings, schema and persistence are tested in
  * test_sqlite_lifecycle.c; concurrency, group commit and crash durability
  * in test_sqlite_concurrency.c.
