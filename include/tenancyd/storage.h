@@ -119,7 +119,8 @@ enum tnd_write_kind {
 	TND_WRITE_WORKFLOW_INSERT = 6,
 	/** record: tnd_workflow_record.  -ENOENT if absent, -ESTALE unless the
 	 *  stored revision equals expect_revision (record->revision is
-	 *  expect_revision + 1, as for tenants). */
+	 *  expect_revision + 1, as for tenants).  A workflow's tenant_id is
+	 *  fixed when it is inserted: another one is -EINVAL. */
 	TND_WRITE_WORKFLOW_UPDATE = 7,
 	/** record: tnd_credential_record.  Insert or replace the tenant's credentials. */
 	TND_WRITE_CREDENTIAL_PUT = 8,
@@ -159,7 +160,7 @@ struct tnd_credential_record {
 
 struct tnd_write {
 	uint32_t kind;            /**< enum tnd_write_kind */
-	int64_t expect_revision;  /**< TND_WRITE_TENANT_UPDATE only */
+	int64_t expect_revision;  /**< TND_WRITE_TENANT_UPDATE and TND_WRITE_WORKFLOW_UPDATE only */
 	const void *record;       /**< the kind's record struct, borrowed */
 };
 
