@@ -27,6 +27,8 @@
 
 /* BYE gets this long to leave before the socket closes */
 #define SESSION_BYE_LINGER_MS 500
+/* messages handled per turn of the loop, so that a flood never delays a heartbeat */
+#define SESSION_RECV_BATCH 64
 
 struct session {
 	const struct worker_session_options *opts;
@@ -216,7 +218,7 @@ static void session_on_message(struct session *s, struct worker_msg *msg, int64_
 
 static void session_receive(struct session *s)
 {
-	while (s->dealer && !s->done) {
+	for (int i = 0; i < SESSION_RECV_BATCH && s->dealer && !s->done; i++) {
 		struct worker_frames frames;
 		struct worker_msg msg;
 		enum worker_drop reason;
