@@ -10,8 +10,9 @@
  * tasks, the stop flag and the published stats.  submit() wakes the I/O
  * thread through an eventfd that zmq_poll() watches next to the socket.
  *
- * Local worker processes are in worker_spawn.c, CURVE and ZAP in
- * worker_curve.c, message checks in worker_proto.c.
+ * Binding the endpoints is worker_listen.c, local worker processes
+ * worker_spawn.c, CURVE and ZAP worker_curve.c, message checks
+ * worker_proto.c.
  */
 #include "autoconfig.h"
 
@@ -23,7 +24,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <zmq.h>
@@ -33,7 +33,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "util.h"
-#include "worker_curve.h"
+#include "worker_listen.h"
 #include "worker_pool.h"
 #include "worker_proto.h"
 #include "worker_spawn.h"
@@ -46,7 +46,6 @@
 #define POOL_RECV_BATCH 256
 /* room for the TASK envelope around a request */
 #define POOL_REQUEST_MAX (WORKER_PROTO_MAX_MESSAGE - 4096)
-#define POOL_ZAP_DOMAIN "tenancyd-workers"
 #define POOL_WORKER_BINARY "tenancyd-worker"
 
 static const char *const pool_ops[] = { "provision", "observe", "suspend", "resume", "archive", "destroy" };
@@ -94,8 +93,7 @@ struct worker_pool {
 	int64_t timeout_ms;
 	void *zmq_ctx;
 	void *router;
-	char *ipc_path;        /* the socket file we bound, removed at stop */
-	struct worker_zap *zap;
+	struct worker_listener listener;
 	struct worker_spawner *spawner;
 	int wake_fd;
 	pthread_t thread;
@@ -677,89 +675,14 @@ static void pool_destroy(struct worker_pool *pool)
 {
 	if (pool->router)
 		zmq_close(pool->router);
-	worker_zap_stop(pool->zap);
+	worker_listener_close(&pool->listener);
 	if (pool->zmq_ctx)
 		zmq_ctx_term(pool->zmq_ctx);
-	if (pool->ipc_path)
-		unlink(pool->ipc_path);
 	worker_spawner_free(pool->spawner);
 	if (pool->wake_fd >= 0)
 		close(pool->wake_fd);
 	pthread_mutex_destroy(&pool->lock);
-	free(pool->ipc_path);
 	free(pool);
-}
-
-/*
- * Bind an ipc:// endpoint that only our user may connect to.  A socket file
- * left by an earlier run is removed first (the state directory's lock says
- * no other tenancyd uses it); anything else at that path is refused.
- */
-static int pool_bind_ipc(struct worker_pool *pool, const char *endpoint, struct tnd_error *err)
-{
-	const char *path = endpoint + strlen("ipc://");
-	struct stat st;
-
-	if (lstat(path, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode)) {
-			tnd_error_set(err, "worker endpoint %s: %s exists and is not a socket", endpoint, path);
-			return -EEXIST;
-		}
-		unlink(path);
-	}
-	if (zmq_bind(pool->router, endpoint) < 0) {
-		int e = errno;
-		tnd_error_set(err, "cannot bind the worker endpoint %s: %s", endpoint, zmq_strerror(e));
-		return -e;
-	}
-	pool->ipc_path = tnd_xstrdup(path);
-	if (chmod(path, 0600) < 0) {
-		int e = errno;
-		tnd_error_set(err, "cannot restrict %s to mode 0600: %s", path, strerror(e));
-		return -e;
-	}
-	log_info("workers: listening on %s", endpoint);
-	return 0;
-}
-
-/* tcp:// is CURVE only: the server key and the ZAP handler come first. */
-static int pool_bind_tcp(struct worker_pool *pool, const struct tnd_conf *conf, const char *endpoint,
-			 struct tnd_error *err)
-{
-	char secret[WORKER_CURVE_KEY_LEN + 1], public[WORKER_CURVE_KEY_LEN + 1], bound[256] = "";
-	size_t bound_len = sizeof(bound);
-	int yes = 1, r;
-
-	if (conf->workers.curve_secret_key_file == NULL || conf->workers.authorized_keys_file == NULL) {
-		tnd_error_set(err, "worker endpoint %s: tcp:// needs workers.curve_secret_key_file and "
-				   "workers.authorized_keys_file (workers authenticate with CURVE)", endpoint);
-		return -EINVAL;
-	}
-	r = worker_curve_key_read(conf->workers.curve_secret_key_file, TND_FILE_SECRET, secret, err);
-	if (r < 0)
-		return r;
-	if (zmq_curve_public(public, secret) < 0) {
-		tnd_error_set(err, "%s: cannot derive the public key", conf->workers.curve_secret_key_file);
-		return -EINVAL;
-	}
-	r = worker_zap_start(pool->zmq_ctx, conf->workers.authorized_keys_file, &pool->zap, err);
-	if (r < 0)
-		return r;
-	/* socket options apply to the endpoints bound after them */
-	if (zmq_setsockopt(pool->router, ZMQ_CURVE_SERVER, &yes, sizeof(yes)) < 0 ||
-	    zmq_setsockopt(pool->router, ZMQ_CURVE_SECRETKEY, secret, WORKER_CURVE_KEY_LEN + 1) < 0 ||
-	    zmq_setsockopt(pool->router, ZMQ_CURVE_PUBLICKEY, public, WORKER_CURVE_KEY_LEN + 1) < 0 ||
-	    zmq_setsockopt(pool->router, ZMQ_ZAP_DOMAIN, POOL_ZAP_DOMAIN, strlen(POOL_ZAP_DOMAIN)) < 0 ||
-	    zmq_bind(pool->router, endpoint) < 0) {
-		int e = errno;
-		explicit_bzero(secret, sizeof(secret));
-		tnd_error_set(err, "cannot bind the worker endpoint %s: %s", endpoint, zmq_strerror(e));
-		return -e;
-	}
-	explicit_bzero(secret, sizeof(secret));
-	zmq_getsockopt(pool->router, ZMQ_LAST_ENDPOINT, bound, &bound_len);
-	log_notice("workers: listening on %s (CURVE; server public key %s)", bound, public);
-	return 0;
 }
 
 static char *pool_worker_command(const struct tnd_conf *conf)
@@ -776,9 +699,7 @@ static char *pool_worker_command(const struct tnd_conf *conf)
 static int pool_open(struct worker_pool *pool, const struct tnd_conf *conf, const char *config_path,
 		     struct tnd_error *err)
 {
-	char *endpoint = conf->workers.endpoint ? tnd_xstrdup(conf->workers.endpoint)
-						: tnd_xasprintf("ipc://%s/workers.sock", conf->daemon.state_dir);
-	char *local = NULL, *command = NULL;
+	char *command = NULL;
 	int64_t max_size = WORKER_PROTO_MAX_MESSAGE;
 	int zero = 0, yes = 1, r;
 
@@ -789,34 +710,17 @@ static int pool_open(struct worker_pool *pool, const struct tnd_conf *conf, cons
 	    zmq_setsockopt(pool->router, ZMQ_MAXMSGSIZE, &max_size, sizeof(max_size)) < 0 ||
 	    zmq_setsockopt(pool->router, ZMQ_LINGER, &zero, sizeof(zero)) < 0) {
 		r = -errno;
-		tnd_error_set(err, "cannot create the worker socket: %s", zmq_strerror(errno));
-		goto out;
+		tnd_error_set(err, "cannot create the worker socket: %s", zmq_strerror(-r));
+		return r;
 	}
-
-	if (tnd_str_has_prefix(endpoint, "ipc://")) {
-		r = pool_bind_ipc(pool, endpoint, err);
-		local = tnd_xstrdup(endpoint);
-	} else if (tnd_str_has_prefix(endpoint, "tcp://")) {
-		/* local workers keep to ipc://, bound before CURVE is switched on */
-		r = 0;
-		if (conf->daemon.workers > 0) {
-			local = tnd_xasprintf("ipc://%s/workers.sock", conf->daemon.state_dir);
-			r = pool_bind_ipc(pool, local, err);
-		}
-		if (r == 0)
-			r = pool_bind_tcp(pool, conf, endpoint, err);
-	} else {
-		tnd_error_set(err, "worker endpoint %s: want ipc://PATH or tcp://HOST:PORT", endpoint);
-		r = -EINVAL;
-	}
+	r = worker_listen(pool->zmq_ctx, pool->router, conf, &pool->listener, err);
 	if (r < 0)
-		goto out;
-
+		return r;
 	pool->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (pool->wake_fd < 0) {
 		r = -errno;
-		tnd_error_set(err, "eventfd: %s", strerror(errno));
-		goto out;
+		tnd_error_set(err, "eventfd: %s", strerror(-r));
+		return r;
 	}
 	if (conf->daemon.workers > 0) {
 		struct worker_spawn_options spawn = { 0 };
@@ -825,20 +729,17 @@ static int pool_open(struct worker_pool *pool, const struct tnd_conf *conf, cons
 		if (access(command, X_OK) < 0) {
 			r = -errno;
 			tnd_error_set(err, "cannot run the worker program %s: %s", command, strerror(errno));
-			goto out;
+			free(command);
+			return r;
 		}
 		spawn.command = command;
 		spawn.config_path = config_path ? config_path : conf->path;
-		spawn.endpoint = local;
+		spawn.endpoint = pool->listener.local_endpoint;
 		spawn.count = conf->daemon.workers;
 		pool->spawner = worker_spawner_new(&spawn);
+		free(command);
 	}
-	r = 0;
-out:
-	free(command);
-	free(local);
-	free(endpoint);
-	return r;
+	return 0;
 }
 
 int worker_pool_start(const struct tnd_conf *conf, const char *config_path, worker_done_fn *done,
@@ -870,7 +771,6 @@ int worker_pool_start(const struct tnd_conf *conf, const char *config_path, work
 			tnd_error_set(err, "cannot start the worker pool thread: %s", strerror(-r));
 	}
 	if (r < 0) {
-		log_error("%s", err->message);
 		pool_destroy(pool);
 		return r;
 	}

@@ -226,17 +226,17 @@ static void test_send_limit(void **state)
 {
 	size_t big = WORKER_PROTO_MAX_MESSAGE;
 	char *filler = tnd_xmalloc(big + 1);
-	json_t *request;
+	json_t *request, *task;
 	struct pair p;
 
 	memset(filler, 'a', big);
 	filler[big] = '\0';
 	request = json_pack("{s:s}", "blob", filler);
+	task = worker_proto_task("t", 1, "p", "observe", request);
 	pair_open(&p);
-	assert_int_equal(worker_proto_send(p.router, "w-1", 3, WORKER_MSG_TASK,
-					   worker_proto_task("t", 1, "p", "observe", request)),
-			 -EMSGSIZE);
+	assert_int_equal(worker_proto_send(p.router, "w-1", 3, WORKER_MSG_TASK, task), -EMSGSIZE);
 	pair_close(&p);
+	json_decref(task);
 	json_decref(request);
 	free(filler);
 }

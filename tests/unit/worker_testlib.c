@@ -72,7 +72,10 @@ void wt_env_init(struct wt_env *env, const char *tag, int n_workers)
 	env->saved_command = env->conf->workers.command;
 	env->saved_secret = env->conf->workers.curve_secret_key_file;
 	env->saved_authorized = env->conf->workers.authorized_keys_file;
-	env->command = tnd_xasprintf("%s/tenancyd-worker", testutil_builddir());
+	/* TND_TEST_WORKER_COMMAND: e.g. a script running the worker under valgrind */
+	env->command = getenv("TND_TEST_WORKER_COMMAND")
+			       ? tnd_xstrdup(getenv("TND_TEST_WORKER_COMMAND"))
+			       : tnd_xasprintf("%s/tenancyd-worker", testutil_builddir());
 	env->conf->workers.command = env->command;
 	env->conf->workers.heartbeat_interval_ms = 100;
 	env->conf->workers.heartbeat_timeout_ms = 1000;
