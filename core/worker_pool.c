@@ -374,7 +374,9 @@ static void pool_on_result(struct worker_pool *pool, struct pool_worker *w, cons
 		pool_complete(pool, task, msg->u.result.rc, msg->u.result.result, msg->u.result.error, w->id);
 		return;
 	}
-	stale = w->stale_busy && tnd_streq(w->stale_task_id, task_id) && w->stale_dispatch == dispatch;
+	/* dispatch 0: announced in a HELLO, the number unknown */
+	stale = w->stale_busy && tnd_streq(w->stale_task_id, task_id) &&
+		(w->stale_dispatch == 0 || w->stale_dispatch == dispatch);
 	if (!stale) {
 		pthread_mutex_lock(&pool->lock);
 		pending = pool_task_find_locked(pool, task_id);

@@ -300,21 +300,23 @@ int worker_session_run(void *zmq_ctx, const struct worker_session_options *opts,
 		}
 		if (items[1].revents & ZMQ_POLLIN)
 			session_on_signal(&s);
-		if (items[0].revents & ZMQ_POLLIN)
-			session_job_finished(&s);
 		if (s.dealer && (items[2].revents & ZMQ_POLLIN))
 			session_receive(&s);
 		if (s.done)
 			break;
 		now = tnd_monotonic_us();
+		/* before a finished op is reported: the core that forgot us must
+		 * hear a HELLO first, or it would drop the result unread */
 		if (now - s.last_heard_us > s.timeout_ms * 1000) {
 			worker_log(TND_LOG_WARNING, "no word from the core at %s for %" PRId64 " ms: reconnecting",
 				   opts->endpoint, (now - s.last_heard_us) / 1000);
 			session_disconnect(&s);
 			session_hello(&s);
-		} else if (s.welcomed && now >= s.next_heartbeat_us) {
-			session_heartbeat(&s, now);
 		}
+		if (items[0].revents & ZMQ_POLLIN)
+			session_job_finished(&s);
+		if (s.welcomed && tnd_monotonic_us() >= s.next_heartbeat_us)
+			session_heartbeat(&s, tnd_monotonic_us());
 	}
 	session_finish(&s);
 	return s.exit_code;

@@ -1,7 +1,8 @@
 /*
  * test_worker_pool.c — the worker pool with real tenancyd-worker processes
  * it spawns: tasks complete exactly once; a worker killed mid-task costs a
- * re-dispatch and a respawn; a lease that runs out re-dispatches and the
+ * re-dispatch and a respawn; a frozen one is dropped after the heartbeat
+ * timeout and comes back; a lease that runs out re-dispatches and the
  * late result is dropped; exhausted dispatches give -ETIMEDOUT; plugin
  * failures and bad plugin output come back as errors; stop() completes
  * what is pending with -ESHUTDOWN and leaves no process behind.
@@ -42,7 +43,7 @@ static int setup(void **state)
 	struct tnd_error err = { "" };
 	unsigned two = 2;
 
-	log_set_level(TND_LOG_WARNING);
+	log_set_level(getenv("TND_TEST_DEBUG") ? TND_LOG_DEBUG : TND_LOG_WARNING);
 	wt_env_init(&f->env, "workerpool", 2);
 	wt_results_init(&f->results);
 	if (worker_pool_start(f->env.conf, f->env.config_path, wt_done_cb, &f->results, &f->pool, &err) < 0)
@@ -91,6 +92,7 @@ static void test_hundred_tasks_once_each(void **state)
 	static const char *const ops[] = { "provision", "observe", "suspend", "resume", "archive", "destroy" };
 	struct fixture *f = *state;
 	bool served_by[3] = { false, false, false };
+	int64_t start = tnd_monotonic_us();
 
 	for (int i = 0; i < 100; i++) {
 		char id[32], tenant[32];
@@ -100,6 +102,7 @@ static void test_hundred_tasks_once_each(void **state)
 			  json_pack("{s:s}", "tenantId", tenant), 10000, 3);
 	}
 	assert_true(wt_wait_done(&f->results, 100, 20000));
+	fprintf(stderr, "100 tasks on 2 workers: %.1f ms\n", (double)(tnd_monotonic_us() - start) / 1000.0);
 	for (int i = 0; i < 100; i++) {
 		struct wt_done d;
 		char id[32], tenant[32];
@@ -178,6 +181,48 @@ static void test_killed_worker(void **state)
 	assert_true(wt_wait_stats(f->pool, pred_respawned, &two, 10000));
 	assert_int_equal(kill((pid_t)victim, 0), -1);
 	assert_int_equal(errno, ESRCH);
+	free(pid_file);
+	free(marker);
+}
+
+static void test_silent_worker(void **state)
+{
+	struct fixture *f = *state;
+	char *pid_file = scratch(f, "frozen.pid"), *marker = scratch(f, "frozen-once");
+	uint64_t late_before = wt_dropped("stale_dispatch") + wt_dropped("unknown_peer");
+	unsigned one = 1, two = 2;
+	struct worker_pool_stats stats;
+	struct wt_done d;
+	long frozen = 0;
+
+	wt_submit(f->pool, "frozen", "flaky_isolation", "provision",
+		  json_pack("{s:s, s:s, s:s, s:i}", "tenantId", "t1", "pidFile", pid_file, "once", marker, "sleepMs",
+			    1500),
+		  30000, 3);
+	assert_true(wt_wait_stats(f->pool, pred_running, &one, 5000));
+	for (int i = 0; i < 500 && frozen == 0; i++, wt_sleep_ms(10))
+		frozen = wt_read_number(pid_file);
+	assert_true(frozen > 0);
+	/* alive but silent: no exit to reap, only the heartbeat timeout (1 s) tells */
+	assert_int_equal(kill((pid_t)frozen, SIGSTOP), 0);
+	assert_true(wt_wait_done(&f->results, 1, 5000));
+	assert_int_equal(wt_count(&f->results, "frozen", &d), 1);
+	assert_int_equal(d.rc, 0);
+	assert_int_equal(d.dispatches, 2);
+	assert_true(json_integer_value(json_object_get(d.result, "pid")) != frozen);
+	worker_pool_stats(f->pool, &stats);
+	assert_int_equal(stats.workers_ready, 1);
+
+	/* thawed, it finds the core silent and registers again; its late result is
+	 * dropped: as stale once it re-registered, from an unknown peer before */
+	assert_int_equal(kill((pid_t)frozen, SIGCONT), 0);
+	assert_true(wt_wait_stats(f->pool, pred_idle, &two, 10000));
+	for (int i = 0; i < 300 && wt_dropped("stale_dispatch") + wt_dropped("unknown_peer") == late_before; i++)
+		wt_sleep_ms(10);
+	assert_true(wt_dropped("stale_dispatch") + wt_dropped("unknown_peer") > late_before);
+	worker_pool_stats(f->pool, &stats);
+	assert_int_equal(stats.respawns, 0);
+	assert_int_equal(wt_count(&f->results, "frozen", NULL), 1);
 	free(pid_file);
 	free(marker);
 }
@@ -319,6 +364,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_hundred_tasks_once_each, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_submit_refusals, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_killed_worker, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_silent_worker, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lease_runs_out, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dispatches_exhausted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_plugin_errors, setup, teardown),
