@@ -11,7 +11,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <pthread.h>
 #include <limits.h>
 #include <signal.h>
@@ -41,21 +40,6 @@
 #define DAEMON_MAINTAIN_INTERVAL_S 60
 /* tenant documents kept rendered in memory (about 1 KiB each) */
 #define DAEMON_DOCUMENT_CACHE 16384
-
-const char *daemon_build_dir(void)
-{
-	static char exe[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	const char *dir;
-
-	if (n <= 0)
-		return NULL;
-	exe[n] = '\0';
-	dir = dirname(exe);
-	if (strcmp(dir, TND_ABS_BUILDDIR) == 0 || strcmp(dir, TND_ABS_BUILDDIR "/.libs") == 0)
-		return TND_ABS_BUILDDIR;
-	return NULL;
-}
 
 /* --- pid file --------------------------------------------------------------- */
 

@@ -8,6 +8,8 @@
 
 #include <stdbool.h>
 
+#include "buildtree.h" /* daemon_build_dir() */
+
 struct daemon_options {
 	const char *config_path;
 	bool foreground;
@@ -16,8 +18,5 @@ struct daemon_options {
 
 /** Run until told to stop.  Returns the process exit code. */
 int daemon_run(const struct daemon_options *opts);
-
-/** The build tree this binary runs from, or NULL when it is installed. */
-const char *daemon_build_dir(void);
 
 #endif /* TND_DAEMON_H */
