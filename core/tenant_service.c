@@ -413,7 +413,7 @@ static enum service_outcome service_apply_existing(struct registry *reg, const s
 	json_t *manifest;
 	enum service_outcome outcome;
 
-	if (row->phase == TND_PHASE_DELETED) {
+	if (row->phase == TND_PHASE_DELETED || row->state == TND_PHASE_DELETED) {
 		*ret_problem = service_deleted_problem(row->id);
 		return SERVICE_FAILED;
 	}
@@ -426,8 +426,10 @@ static enum service_outcome service_apply_existing(struct registry *reg, const s
 	*ret_problem = service_check_pinned(row, norm);
 	if (*ret_problem)
 		return SERVICE_FAILED;
-	if (target != row->phase && !lifecycle_transition_allowed(row->phase, target)) {
-		*ret_problem = service_lifecycle_problem(row->id, row->phase, target);
+	/* judged from the desired state: while a workflow runs the phase lags,
+	 * and the caller's change follows the one it requested before */
+	if (target != row->state && !lifecycle_transition_allowed(row->state, target)) {
+		*ret_problem = service_lifecycle_problem(row->id, row->state, target);
 		return SERVICE_FAILED;
 	}
 	manifest = json_deep_copy(norm);
@@ -515,7 +517,7 @@ static enum service_outcome service_act_once(struct registry *reg, const struct 
 		*ret_problem = service_storage_problem("tenant read", r, &err);
 		return SERVICE_FAILED;
 	}
-	if (row->phase == TND_PHASE_DELETED) {
+	if (row->phase == TND_PHASE_DELETED || row->state == TND_PHASE_DELETED) {
 		*ret_problem = action == TENANT_ACTION_DELETE
 				       ? problem_new(409, "tenant-deleted", "Tenant deleted",
 						     "tenant %s is already Deleted", id)
@@ -524,15 +526,15 @@ static enum service_outcome service_act_once(struct registry *reg, const struct 
 	} else if (!service_if_match(rctx->if_match, true, row->version)) {
 		*ret_problem = service_precondition_failed(id, true, row->version);
 		outcome = SERVICE_FAILED;
-	} else if (row->phase == target) {
+	} else if (row->state == target) {
 		outcome = service_unchanged(reg, row, rctx, ret_response, ret_problem);
-	} else if (action == TENANT_ACTION_RESUME && row->phase != TND_PHASE_SUSPENDED) {
+	} else if (action == TENANT_ACTION_RESUME && row->state != TND_PHASE_SUSPENDED) {
 		*ret_problem = problem_new(409, "invalid-transition", "Lifecycle transition not allowed",
 					   "tenant %s: resume applies to a Suspended tenant, this one is %s", id,
-					   lifecycle_phase_name(row->phase));
+					   lifecycle_phase_name(row->state));
 		outcome = SERVICE_FAILED;
-	} else if (!lifecycle_transition_allowed(row->phase, target)) {
-		*ret_problem = service_lifecycle_problem(id, row->phase, target);
+	} else if (!lifecycle_transition_allowed(row->state, target)) {
+		*ret_problem = service_lifecycle_problem(id, row->state, target);
 		outcome = SERVICE_FAILED;
 	} else {
 		manifest = json_deep_copy(row->manifest);

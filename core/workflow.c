@@ -190,6 +190,8 @@ static void workflow_step_finish(json_t *step, const char *status, int64_t now_m
 {
 	json_object_set_new(step, "status", json_string(status));
 	json_object_set_new(step, "attempts", json_integer(json_integer_value(json_object_get(step, "attempts")) + 1));
+	/* steps are dispatched without a commit: the attempt's start is known at its end */
+	workflow_set_time(step, "startedAt", now_ms - (int64_t)duration_ms);
 	workflow_set_time(step, "finishedAt", now_ms);
 	json_object_set_new(step, "durationMs", json_real(duration_ms));
 	if (worker && *worker)

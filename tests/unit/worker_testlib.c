@@ -50,7 +50,10 @@ void wt_env_init(struct wt_env *env, const char *tag, int n_workers)
 	line = tokens_format_line("ops", TND_ROLE_OPERATOR, token, NULL);
 	free(testutil_write_file(env->dir, "tokens", line, 0600));
 	free(line);
+	/* isolation plugins make the credentials key mandatory (32 bytes, base64) */
+	free(testutil_write_file(env->dir, "credentials.key", "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=\n", 0600));
 	text = tnd_xasprintf("daemon: { state_dir = \"state\"; log_level = \"warning\"; workers = %d; };\n"
+			     "reconcile: { credentials_key_file = \"credentials.key\"; };\n"
 			     "api: { listen = \"127.0.0.1:0\"; tokens_file = \"tokens\"; };\n"
 			     "plugins: {\n"
 			     "  dir = \"%s/tests/fixtures/plugins/.libs\";\n"
