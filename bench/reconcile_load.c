@@ -1,9 +1,14 @@
 /*
  * reconcile_load.c — the reconcile benchmark client: N tenants applied
  * through the API by C concurrent clients, each then followed until it is
- * Active (its workflow provisioned it on the data plane).  A poller lists
- * Active tenants of this run every few milliseconds and stamps the first
- * time it sees each one.
+ * Active (its workflow provisioned it on the data plane).
+ *
+ * Measuring must not load the daemon it measures: while applies run, a
+ * poller only asks whether any workflow is still Pending or Running (two
+ * one-row queries every few milliseconds).  When none is, the Succeeded
+ * workflows are read once: a tenant became Active when its workflow's last
+ * checkpoint committed (updatedAt), and its apply→Active latency is that
+ * moment minus the moment its PUT returned (both wall-clock, same host).
  *
  *   reconcile_load --url URL --token-file FILE [--tenants 2000] [--clients 32]
  *                  [--prefix r] [--poll-ms 5] [--timeout-s 300]
@@ -14,6 +19,7 @@
 #include "autoconfig.h"
 
 #include <getopt.h>
+#include <stdbool.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -45,8 +51,22 @@ static double now_ms(void)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(CLOCK_REALTIME, &ts);
 	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+/* "2026-11-28T10:21:07.123Z" → ms since the epoch */
+static double parse_time_ms(const char *text)
+{
+	struct tm tm = { 0 };
+	int ms = 0;
+
+	if (text == NULL || sscanf(text, "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+				   &tm.tm_min, &tm.tm_sec, &ms) != 7)
+		return 0;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	return (double)timegm(&tm) * 1000.0 + ms;
 }
 
 struct body {
@@ -109,36 +129,59 @@ static void *apply_main(void *arg)
 	return NULL;
 }
 
-/* Stamp every tenant of this run that is Active now and was not before. */
-static void poll_once(CURL *curl)
+static json_t *get_json(CURL *curl, const char *url)
 {
-	char url[768], cursor[256] = "";
+	struct body b = { NULL, 0 };
+	json_t *doc = NULL;
+
+	curl_easy_setopt(curl, CURLOPT_URL, url);
+	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &b);
+	if (curl_easy_perform(curl) == CURLE_OK && b.data)
+		doc = json_loads(b.data, 0, NULL);
+	free(b.data);
+	return doc;
+}
+
+/* True while some workflow is Pending or Running. */
+static bool work_remains(CURL *curl)
+{
+	static const char *const states[] = { "Pending", "Running" };
+	char url[512];
+
+	for (size_t i = 0; i < 2; i++) {
+		json_t *doc;
+		bool some;
+		snprintf(url, sizeof(url), "%s/v1/workflows?state=%s&limit=1", load_url, states[i]);
+		doc = get_json(curl, url);
+		some = doc == NULL || json_array_size(json_object_get(doc, "items")) > 0;
+		json_decref(doc);
+		if (some)
+			return true;
+	}
+	return false;
+}
+
+/* Stamp every tenant of this run with the time its workflow succeeded. */
+static void read_succeeded(CURL *curl)
+{
+	char url[768], cursor[64] = "";
 	size_t plen = strlen(load_prefix);
 
 	for (;;) {
-		struct body b = { NULL, 0 };
-		json_t *doc, *items, *item;
+		json_t *doc, *item;
 		const char *next;
 		size_t k;
-		double seen = now_ms();
 
-		snprintf(url, sizeof(url), "%s/v1/tenants?state=active&label=bench=%s&limit=1000%s%s", load_url,
-			 load_prefix, cursor[0] ? "&cursor=" : "", cursor);
-		curl_easy_setopt(curl, CURLOPT_URL, url);
-		curl_easy_setopt(curl, CURLOPT_WRITEDATA, &b);
-		if (curl_easy_perform(curl) != CURLE_OK) {
-			free(b.data);
-			return;
-		}
-		doc = b.data ? json_loads(b.data, 0, NULL) : NULL;
-		free(b.data);
-		items = json_object_get(doc, "items");
-		json_array_foreach(items, k, item) {
-			const char *id = json_string_value(json_object_get(json_object_get(item, "metadata"), "id"));
+		snprintf(url, sizeof(url), "%s/v1/workflows?state=Succeeded&limit=1000%s%s", load_url,
+			 cursor[0] ? "&cursor=" : "", cursor);
+		doc = get_json(curl, url);
+		json_array_foreach(json_object_get(doc, "items"), k, item) {
+			const char *id = json_string_value(json_object_get(item, "tenantId"));
 			if (id && strncmp(id, load_prefix, plen) == 0 && id[plen] == '-') {
 				int n = atoi(id + plen + 1);
 				if (n >= 0 && n < load_tenants && load_timing[n].active_ms == 0) {
-					load_timing[n].active_ms = seen;
+					load_timing[n].active_ms =
+						parse_time_ms(json_string_value(json_object_get(item, "updatedAt")));
 					atomic_fetch_add(&load_active, 1);
 				}
 			}
@@ -212,14 +255,15 @@ int main(int argc, char **argv)
 	start = now_ms();
 	for (int i = 0; i < load_clients; i++)
 		pthread_create(&threads[i], NULL, apply_main, NULL);
-	while (atomic_load(&load_active) + atomic_load(&load_errors) < load_tenants &&
-	       now_ms() - start < load_timeout_s * 1000.0) {
-		struct timespec pause = { 0, load_poll_ms * 1000000L };
-		poll_once(poller);
-		nanosleep(&pause, NULL);
-	}
 	for (int i = 0; i < load_clients; i++)
 		pthread_join(threads[i], NULL);
+	while (now_ms() - start < load_timeout_s * 1000.0) {
+		struct timespec pause = { 0, load_poll_ms * 1000000L };
+		if (!work_remains(poller))
+			break;
+		nanosleep(&pause, NULL);
+	}
+	read_succeeded(poller);
 
 	latencies = calloc((size_t)load_tenants, sizeof(double));
 	for (int i = 0; i < load_tenants; i++) {

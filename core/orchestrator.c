@@ -76,14 +76,15 @@ void orch_job_free(struct orch_job *job)
 	free(job);
 }
 
-/* Queue a finished job for the committers. */
+/* Queue a finished job for the committers.  It stays in flight until its
+ * checkpoint is committed, so the scheduler cannot hand out the same step
+ * again in between. */
 static void orch_push_result(struct orchestrator *orch, struct orch_job *job)
 {
 	pthread_mutex_lock(&orch->lock);
-	orch_unlink(orch, job);
-	job->next = NULL;
+	job->queue_next = NULL;
 	if (orch->results_tail)
-		orch->results_tail->next = job;
+		orch->results_tail->queue_next = job;
 	else
 		orch->results_head = job;
 	orch->results_tail = job;
@@ -206,88 +207,136 @@ static void orch_dispatch(struct orchestrator *orch, const struct tnd_conf *conf
 }
 
 struct orch_scan {
-	struct workflow **items;
+	struct orchestrator *orch;
+	struct workflow **items;   /* claimed: each has its in-flight job reserved */
+	struct orch_job **jobs;
 	size_t n;
+	size_t examined;
+	bool full;
 	char last_id[40];
 };
 
-static int orch_scan_visit(const struct workflow *wf, void *userdata)
+/*
+ * Runs inside the registry read, on borrowed records: skip (without copying
+ * or parsing anything) what is already in flight, claim the rest.  A
+ * tenant's older active workflow blocks newer ones (ids sort by creation).
+ */
+static int orch_scan_visit(const struct tnd_workflow_record *rec, void *userdata)
 {
 	struct orch_scan *scan = userdata;
-	struct workflow *copy = tnd_xcalloc(1, sizeof(*copy));
+	struct orchestrator *orch = scan->orch;
+	struct orch_job *job;
+	struct workflow *wf;
+	bool busy;
 
-	*copy = *wf;
-	copy->id = tnd_xstrdup(wf->id);
-	copy->tenant_id = tnd_xstrdup(wf->tenant_id);
-	copy->kind = tnd_xstrdup(wf->kind);
-	copy->doc = json_deep_copy(wf->doc);
+	pthread_mutex_lock(&orch->lock);
+	if (orch->stopping || orch->n_inflight >= orch->max_inflight) {
+		scan->full = true;
+		pthread_mutex_unlock(&orch->lock);
+		return 1;
+	}
+	scan->examined++;
+	tnd_strlcpy(scan->last_id, rec->id, sizeof(scan->last_id));
+	busy = orch_find_tenant(orch, rec->tenant_id) != NULL;
+	pthread_mutex_unlock(&orch->lock);
+	if (busy)
+		return 0;
+
+	wf = workflow_from_record(rec);
+	job = tnd_xcalloc(1, sizeof(*job));
+	snprintf(job->task_id, sizeof(job->task_id), "%s/%lld", rec->id, (long long)rec->step);
+	tnd_strlcpy(job->workflow_id, rec->id, sizeof(job->workflow_id));
+	tnd_strlcpy(job->tenant_id, rec->tenant_id, sizeof(job->tenant_id));
+	tnd_strlcpy(job->op, workflow_step_op(wf, wf->step) ? workflow_step_op(wf, wf->step) : "", sizeof(job->op));
+	job->step = rec->step;
+	job->since_ms = tnd_now_ms();
+
+	pthread_mutex_lock(&orch->lock);
+	/* an observe may have claimed the tenant meanwhile */
+	if (orch_find_tenant(orch, rec->tenant_id) != NULL) {
+		pthread_mutex_unlock(&orch->lock);
+		workflow_free(wf);
+		free(job);
+		return 0;
+	}
+	snprintf(job->task_id + strlen(job->task_id), sizeof(job->task_id) - strlen(job->task_id), "/%llu",
+		 (unsigned long long)++orch->task_seq);
+	job->next = orch->inflight;
+	orch->inflight = job;
+	orch->n_inflight++;
+	pthread_mutex_unlock(&orch->lock);
+
 	scan->items = tnd_xrealloc(scan->items, (scan->n + 1) * sizeof(*scan->items));
-	scan->items[scan->n++] = copy;
-	tnd_strlcpy(scan->last_id, wf->id, sizeof(scan->last_id));
+	scan->jobs = tnd_xrealloc(scan->jobs, (scan->n + 1) * sizeof(*scan->jobs));
+	scan->items[scan->n] = wf;
+	scan->jobs[scan->n] = job;
+	scan->n++;
 	return 0;
 }
 
-/* Hand out every due workflow whose tenant has nothing in flight. */
-static void orch_schedule(struct orchestrator *orch)
+/*
+ * Hand out due workflows whose tenant has nothing in flight.  A full scan
+ * starts at the oldest active workflow (retries whose backoff ran out,
+ * next steps of multi-step workflows); an incremental one resumes where the
+ * last one stopped, which is where new workflows arrive.
+ */
+static void orch_schedule(struct orchestrator *orch, bool full_scan)
 {
 	struct tnd_conf *conf = conf_current_get1();
 	struct tnd_workflow_query query = { .size = sizeof(query), .active = 1, .limit = ORCH_SCAN_PAGE };
 	struct tnd_error err = { "" };
-	bool full = false;
 	char after[40];
 
+	pthread_mutex_lock(&orch->lock);
+	tnd_strlcpy(after, full_scan ? "" : orch->scan_cursor, sizeof(after));
+	pthread_mutex_unlock(&orch->lock);
 	query.due_before_ms = tnd_now_ms();
-	do {
-		struct orch_scan scan = { NULL, 0, "" };
-		int r = registry_workflow_list(orch->reg, &query, orch_scan_visit, &scan, &err);
+	for (;;) {
+		struct orch_scan scan = { .orch = orch };
+		int r;
 
-		if (r < 0) {
+		query.after_id = after[0] ? after : NULL;
+		r = registry_workflow_list_records(orch->reg, &query, orch_scan_visit, &scan, &err);
+		if (r < 0)
 			log_warning("cannot list due workflows: %s", err.message);
-			break;
-		}
 		for (size_t i = 0; i < scan.n; i++) {
-			struct workflow *wf = scan.items[i];
-			struct orch_job *job = NULL;
-
-			pthread_mutex_lock(&orch->lock);
-			if (orch->n_inflight >= orch->max_inflight) {
-				full = true;
-			} else if (!orch->stopping && orch_find_tenant(orch, wf->tenant_id) == NULL) {
-				/* oldest first: a tenant's older active workflow blocks newer ones */
-				job = tnd_xcalloc(1, sizeof(*job));
-				snprintf(job->task_id, sizeof(job->task_id), "%s/%lld/%llu", wf->id, (long long)wf->step,
-					 (unsigned long long)++orch->task_seq);
-				tnd_strlcpy(job->workflow_id, wf->id, sizeof(job->workflow_id));
-				tnd_strlcpy(job->tenant_id, wf->tenant_id, sizeof(job->tenant_id));
-				tnd_strlcpy(job->op, workflow_step_op(wf, wf->step) ? workflow_step_op(wf, wf->step) : "",
-					    sizeof(job->op));
-				job->step = wf->step;
-				job->since_ms = tnd_now_ms();
-				job->next = orch->inflight;
-				orch->inflight = job;
-				orch->n_inflight++;
-			}
-			pthread_mutex_unlock(&orch->lock);
-			if (job)
-				orch_dispatch(orch, conf, job, wf);
-			workflow_free(wf);
+			orch_dispatch(orch, conf, scan.jobs[i], scan.items[i]);
+			workflow_free(scan.items[i]);
 		}
 		free(scan.items);
-		if (scan.n < ORCH_SCAN_PAGE)
+		free(scan.jobs);
+		if (r < 0)
 			break;
-		tnd_strlcpy(after, scan.last_id, sizeof(after));
-		query.after_id = after;
-	} while (!full);
+		if (scan.last_id[0])
+			tnd_strlcpy(after, scan.last_id, sizeof(after));
+		if (scan.full) {
+			/* resume here when capacity frees up */
+			pthread_mutex_lock(&orch->lock);
+			tnd_strlcpy(orch->scan_cursor, after, sizeof(orch->scan_cursor));
+			pthread_mutex_unlock(&orch->lock);
+			break;
+		}
+		if (scan.examined < ORCH_SCAN_PAGE) {
+			/* reached the newest: the next incremental scan looks past it */
+			pthread_mutex_lock(&orch->lock);
+			tnd_strlcpy(orch->scan_cursor, after, sizeof(orch->scan_cursor));
+			pthread_mutex_unlock(&orch->lock);
+			break;
+		}
+	}
 	conf_unref(conf);
 }
 
 static void *orch_scheduler_main(void *arg)
 {
 	struct orchestrator *orch = arg;
+	int64_t next_full = 0;
 
 	pthread_mutex_lock(&orch->lock);
 	while (!orch->stopping) {
-		if (!orch->wake) {
+		bool full;
+
+		if (!orch->wake && !orch->wake_full) {
 			struct timespec until;
 			clock_gettime(CLOCK_REALTIME, &until);
 			until.tv_nsec += ORCH_TICK_MS * 1000000L;
@@ -299,13 +348,26 @@ static void *orch_scheduler_main(void *arg)
 		}
 		if (orch->stopping)
 			break;
+		/* every tick (and on request) look at everything: retries come due */
+		full = orch->wake_full || tnd_monotonic_us() >= next_full;
 		orch->wake = false;
+		orch->wake_full = false;
 		pthread_mutex_unlock(&orch->lock);
-		orch_schedule(orch);
+		orch_schedule(orch, full);
+		if (full)
+			next_full = tnd_monotonic_us() + ORCH_TICK_MS * 1000;
 		pthread_mutex_lock(&orch->lock);
 	}
 	pthread_mutex_unlock(&orch->lock);
 	return NULL;
+}
+
+void orch_wake_full(struct orchestrator *orch)
+{
+	pthread_mutex_lock(&orch->lock);
+	orch->wake_full = true;
+	pthread_cond_signal(&orch->scheduler_cond);
+	pthread_mutex_unlock(&orch->lock);
 }
 
 void orchestrator_wake(struct orchestrator *orch)
@@ -326,6 +388,7 @@ static void *orch_committer_main(void *arg)
 
 	for (;;) {
 		struct orch_job *job;
+		bool next_step = false;
 
 		pthread_mutex_lock(&orch->lock);
 		while (orch->results_head == NULL && !orch->committers_stop)
@@ -335,7 +398,7 @@ static void *orch_committer_main(void *arg)
 			pthread_mutex_unlock(&orch->lock);
 			break;
 		}
-		orch->results_head = job->next;
+		orch->results_head = job->queue_next;
 		if (orch->results_head == NULL)
 			orch->results_tail = NULL;
 		pthread_mutex_unlock(&orch->lock);
@@ -344,9 +407,17 @@ static void *orch_committer_main(void *arg)
 			job->observed(job->tenant_id, job->rc, job->result, job->error ? job->error : "",
 				      job->observed_userdata);
 		else
-			orch_checkpoint(orch, job);
+			next_step = orch_checkpoint(orch, job);
+		pthread_mutex_lock(&orch->lock);
+		orch_unlink(orch, job);
+		pthread_mutex_unlock(&orch->lock);
 		orch_job_free(job);
-		orchestrator_wake(orch); /* the tenant may have more to do */
+		/* capacity freed: more can be handed out; a workflow with a next step
+		 * is behind the scan cursor */
+		if (next_step)
+			orch_wake_full(orch);
+		else
+			orchestrator_wake(orch);
 	}
 	return NULL;
 }

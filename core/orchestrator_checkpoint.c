@@ -156,7 +156,7 @@ static enum checkpoint_outcome checkpoint_once(struct orchestrator *orch, const 
 	return outcome;
 }
 
-void orch_checkpoint(struct orchestrator *orch, struct orch_job *job)
+bool orch_checkpoint(struct orchestrator *orch, struct orch_job *job)
 {
 	struct tnd_conf *conf = conf_current_get1();
 	enum checkpoint_outcome outcome = CHECKPOINT_RETRY;
@@ -165,7 +165,7 @@ void orch_checkpoint(struct orchestrator *orch, struct orch_job *job)
 
 	if (job->rc == -ESHUTDOWN) {
 		conf_unref(conf);
-		return; /* stopping: the step runs again after the restart */
+		return false; /* stopping: the step runs again after the restart */
 	}
 	for (int attempt = 0; attempt < CHECKPOINT_ATTEMPTS && outcome != CHECKPOINT_DONE &&
 			      outcome != CHECKPOINT_DROPPED; attempt++) {
@@ -179,7 +179,7 @@ void orch_checkpoint(struct orchestrator *orch, struct orch_job *job)
 		if (outcome != CHECKPOINT_DROPPED)
 			log_error("workflow %s: result of step %lld dropped after %d attempts; it will run again",
 				  job->workflow_id, (long long)job->step, CHECKPOINT_ATTEMPTS);
-		return;
+		return false;
 	}
 	snprintf(labels, sizeof(labels), "op=\"%s\",outcome=\"%s\"", job->op, job->rc == 0 ? "success" : "failure");
 	metrics_counter_add("tenancyd_reconcile_steps_total", "Workflow steps completed, by op and outcome.", labels, 1);
@@ -199,4 +199,5 @@ void orch_checkpoint(struct orchestrator *orch, struct orch_job *job)
 	if (failed)
 		metrics_counter_add("tenancyd_reconcile_failures_total",
 				    "Workflows that failed after their last attempt (alert on increase).", NULL, 1);
+	return job->rc == 0 && !finished;
 }

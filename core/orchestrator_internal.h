@@ -17,7 +17,8 @@
 
 /* One task handed to the pool: a workflow step, or an observe for the controller. */
 struct orch_job {
-	struct orch_job *next;
+	struct orch_job *next;          /* in the in-flight list until its checkpoint is committed */
+	struct orch_job *queue_next;    /* in the results queue */
 	char task_id[96];
 	char workflow_id[40];    /* "" for observe tasks */
 	char tenant_id[48];
@@ -41,12 +42,14 @@ struct orchestrator {
 	pthread_cond_t scheduler_cond;
 	pthread_cond_t results_cond;
 	bool wake;
+	bool wake_full;                   /* rescan from the first active workflow */
 	bool stopping;
 	bool committers_stop;
 	struct orch_job *inflight;        /* handed out, no result yet */
 	unsigned n_inflight;
 	unsigned max_inflight;
 	struct orch_job *results_head, *results_tail;
+	char scan_cursor[40];             /* where an incremental scan resumes */
 	pthread_t scheduler;
 	pthread_t committers[ORCH_COMMITTERS];
 	uint64_t task_seq;
@@ -54,7 +57,11 @@ struct orchestrator {
 };
 
 void orch_job_free(struct orch_job *job);
-/** Commit a step's result: checkpoint, tenant status, phase when done. */
-void orch_checkpoint(struct orchestrator *orch, struct orch_job *job);
+/** Wake the scheduler for a scan from the first active workflow (a
+ *  multi-step workflow advanced: its next step is behind the cursor). */
+void orch_wake_full(struct orchestrator *orch);
+/** Commit a step's result: checkpoint, tenant status, phase when done.
+ *  Returns true when the workflow has a next step to run now. */
+bool orch_checkpoint(struct orchestrator *orch, struct orch_job *job);
 
 #endif /* TND_ORCHESTRATOR_INTERNAL_H */

@@ -319,7 +319,7 @@ bool registry_supports_reconcile(const struct registry *reg)
 	       reg->ops->workflow_list && reg->ops->credential_get;
 }
 
-static struct workflow *registry_workflow_from_record(const struct tnd_workflow_record *rec)
+struct workflow *workflow_from_record(const struct tnd_workflow_record *rec)
 {
 	struct workflow *wf = tnd_xcalloc(1, sizeof(*wf));
 
@@ -342,7 +342,7 @@ static int registry_workflow_get_visit(const struct tnd_workflow_record *rec, vo
 {
 	struct workflow **out = userdata;
 
-	*out = registry_workflow_from_record(rec);
+	*out = workflow_from_record(rec);
 	return 1;
 }
 
@@ -373,11 +373,19 @@ struct registry_workflow_state {
 static int registry_workflow_list_visit(const struct tnd_workflow_record *rec, void *userdata)
 {
 	struct registry_workflow_state *st = userdata;
-	struct workflow *wf = registry_workflow_from_record(rec);
+	struct workflow *wf = workflow_from_record(rec);
 	int r = st->visit(wf, st->userdata);
 
 	workflow_free(wf);
 	return r;
+}
+
+int registry_workflow_list_records(struct registry *reg, const struct tnd_workflow_query *query,
+				   tnd_workflow_visit_fn *visit, void *userdata, struct tnd_error *err)
+{
+	if (!registry_supports_reconcile(reg))
+		return -ENOTSUP;
+	return reg->ops->workflow_list(reg->ctx, query, visit, userdata, err);
 }
 
 int registry_workflow_list(struct registry *reg, const struct tnd_workflow_query *query,

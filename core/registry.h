@@ -101,6 +101,12 @@ typedef int registry_workflow_visit_fn(const struct workflow *wf, void *userdata
 /** Visit workflows matching @query (owned copies, freed after each visit). */
 int registry_workflow_list(struct registry *reg, const struct tnd_workflow_query *query,
 			   registry_workflow_visit_fn *visit, void *userdata, struct tnd_error *err);
+/** The same, handing the driver's records (borrowed) to @visit: for a caller
+ *  that skips most rows and should not pay for copying and parsing them. */
+int registry_workflow_list_records(struct registry *reg, const struct tnd_workflow_query *query,
+				   tnd_workflow_visit_fn *visit, void *userdata, struct tnd_error *err);
+/** An owned workflow from a driver record. */
+struct workflow *workflow_from_record(const struct tnd_workflow_record *rec);
 /** 0 and the sealed credential of @tenant_id (caller frees both), or -ENOENT. */
 int registry_credential_get(struct registry *reg, const char *tenant_id, char **ret_key_id, char **ret_sealed,
 			    struct tnd_error *err);

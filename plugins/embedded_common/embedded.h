@@ -157,6 +157,8 @@ int embedded_sqlite_fail(struct tnd_error *err, sqlite3 *db, int rc, const char 
  * -ENOENT says the file or its table does not exist (observe and the
  * consumer access change nothing).
  */
+/** A busy handler that waits in short steps (50 µs doubling to 2 ms) up to @timeout_ms. */
+void embedded_busy_wait(sqlite3 *db, int timeout_ms);
 int embedded_roles_open(const char *path, bool create, int busy_timeout_ms, sqlite3 **ret_db,
 			struct tnd_error *err);
 int embedded_schemas_open(const char *path, bool create, int busy_timeout_ms, sqlite3 **ret_db,

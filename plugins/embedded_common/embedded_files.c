@@ -135,7 +135,12 @@ static int files_db_init(const char *tmp, struct tnd_error *err)
 	rc = sqlite3_open_v2(tmp, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW, NULL);
 	if (rc == SQLITE_OK) {
 		snprintf(sql, sizeof(sql), "PRAGMA application_id = %d", FILES_APPLICATION_ID);
-		rc = sqlite3_exec(db, "PRAGMA synchronous = FULL", NULL, NULL, NULL);
+		/* the file is private until link() publishes it, and a crash leaves
+		 * only a temporary file to sweep: no rollback journal to create,
+		 * sync and delete (that churn cost more than the write itself) */
+		rc = sqlite3_exec(db, "PRAGMA journal_mode = OFF", NULL, NULL, NULL);
+		if (rc == SQLITE_OK)
+			rc = sqlite3_exec(db, "PRAGMA synchronous = FULL", NULL, NULL, NULL);
 		if (rc == SQLITE_OK)
 			rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
 	}
