@@ -34,6 +34,7 @@ static void main_usage(FILE *out)
 		"                      directory, admin token printed; stays in the foreground\n"
 		"      --state-dir DIR with --dev: keep state in DIR (default: a new temporary directory)\n"
 		"      --listen ADDR   with --dev: listen on host:port (default %s)\n"
+		"      --registry-only with --dev: no data plane and no workers; desired states settle at once\n"
 		"  -V, --version       print the version and plugin ABI, then exit\n"
 		"  -h, --help          show this help\n"
 		"\n"
@@ -100,7 +101,7 @@ static int main_list_plugins(const char *config_path)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_LIST_PLUGINS = 256, OPT_DEV, OPT_STATE_DIR, OPT_LISTEN };
+	enum { OPT_LIST_PLUGINS = 256, OPT_DEV, OPT_STATE_DIR, OPT_LISTEN, OPT_REGISTRY_ONLY };
 	static const struct option options[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "test-config", no_argument, NULL, 't' },
@@ -109,12 +110,13 @@ int main(int argc, char **argv)
 		{ "dev", no_argument, NULL, OPT_DEV },
 		{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
 		{ "listen", required_argument, NULL, OPT_LISTEN },
+		{ "registry-only", no_argument, NULL, OPT_REGISTRY_ONLY },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *config_path = NULL, *state_dir = NULL, *listen = NULL;
-	bool test = false, foreground = false, list = false, dev = false;
+	bool test = false, foreground = false, list = false, dev = false, registry_only = false;
 	struct daemon_options opts = { 0 };
 	char *dev_config = NULL;
 	int c, code;
@@ -128,6 +130,7 @@ int main(int argc, char **argv)
 		case OPT_DEV: dev = true; break;
 		case OPT_STATE_DIR: state_dir = optarg; break;
 		case OPT_LISTEN: listen = optarg; break;
+		case OPT_REGISTRY_ONLY: registry_only = true; break;
 		case 'V':
 			printf("tenancyd %s (plugin ABI %d.%d)\n", PACKAGE_VERSION, TND_ABI_MAJOR, TND_ABI_MINOR);
 			return 0;
@@ -140,8 +143,8 @@ int main(int argc, char **argv)
 		main_usage(stderr);
 		return 2;
 	}
-	if ((state_dir || listen) && !dev) {
-		fprintf(stderr, "tenancyd: --state-dir and --listen go with --dev (the config file sets them otherwise)\n");
+	if ((state_dir || listen || registry_only) && !dev) {
+		fprintf(stderr, "tenancyd: --state-dir, --listen and --registry-only go with --dev (the config file sets them otherwise)\n");
 		return 2;
 	}
 	if (dev && config_path) {
@@ -150,7 +153,8 @@ int main(int argc, char **argv)
 	}
 	if (dev) {
 		struct tnd_error err = { "" };
-		if (dev_mode_prepare(state_dir, listen, &dev_config, &err) < 0) {
+		if (dev_mode_prepare_engine(state_dir, listen, !registry_only && dev_mode_embedded_plugins_found(),
+					    &dev_config, &err) < 0) {
 			fprintf(stderr, "tenancyd: %s\n", err.message);
 			return 1;
 		}
