@@ -11,9 +11,11 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -96,6 +98,18 @@ int log_reopen(void)
 	if (old != STDERR_FILENO)
 		close(old);
 	return 0;
+}
+
+int log_reopen_if_moved(void)
+{
+	struct stat on_disk, open_file;
+	bool moved;
+
+	pthread_mutex_lock(&log_lock);
+	moved = log_path != NULL && fstat(atomic_load(&log_fd), &open_file) == 0 &&
+		(stat(log_path, &on_disk) < 0 || on_disk.st_ino != open_file.st_ino || on_disk.st_dev != open_file.st_dev);
+	pthread_mutex_unlock(&log_lock);
+	return moved ? log_reopen() : 0;
 }
 
 void log_close(void)

@@ -16,6 +16,9 @@ int log_open(const char *path, int level);
 /** Reopen the log file (after logrotate moved it).  0 or -errno; the old fd
  *  stays in use on failure. */
 int log_reopen(void);
+/** Reopen the log file if the path no longer names the open file (it was
+ *  rotated away): for processes nobody sends SIGUSR1, like workers. */
+int log_reopen_if_moved(void);
 void log_set_level(int level);
 int log_get_level(void);
 /** "error", "warning", "notice", "info", "debug" → TND_LOG_*, or -1. */

@@ -59,7 +59,8 @@ static void main_usage(FILE *out)
 		"  -V, --version                  print the version and protocol, then exit\n"
 		"  -h, --help                     show this help\n"
 		"\n"
-		"SIGTERM and SIGINT end the worker; a running op is given %d ms to finish.\n",
+		"SIGTERM and SIGINT end the worker; a running op is given %d ms to finish.\n"
+		"SIGUSR1 reopens the log file; it is also reopened when rotated away.\n",
 		MAIN_DEFAULT_CONFIG, WORKER_FINISH_GRACE_MS);
 }
 
@@ -252,8 +253,12 @@ int main(int argc, char **argv)
 		worker_log(TND_LOG_ERROR, "%s", err.message);
 		return 1;
 	}
-	if (o.log_level < 0)
+	if (o.log_level < 0) {
+		/* share the daemon's log file: a detached daemon's stderr is /dev/null */
+		if (conf->daemon.log_file && log_open(conf->daemon.log_file, conf->daemon.log_level) < 0)
+			worker_log(TND_LOG_WARNING, "cannot open log file %s; logging to stderr", conf->daemon.log_file);
 		log_set_level(conf->daemon.log_level);
+	}
 	memset(&keys, 0, sizeof(keys));
 	code = 1;
 	if (o.server_key_file && main_read_keys(&o, &keys) < 0)
@@ -263,6 +268,7 @@ int main(int argc, char **argv)
 	sigemptyset(&signals);
 	sigaddset(&signals, SIGTERM);
 	sigaddset(&signals, SIGINT);
+	sigaddset(&signals, SIGUSR1);
 	pthread_sigmask(SIG_BLOCK, &signals, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	signal_fd = signalfd(-1, &signals, SFD_CLOEXEC | SFD_NONBLOCK);

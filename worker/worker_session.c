@@ -115,6 +115,8 @@ static void session_heartbeat(struct session *s, int64_t now)
 	const struct worker_job *job = worker_runner_current(s->runner);
 
 	s->next_heartbeat_us = now + s->interval_ms * 1000;
+	/* follow a log file that logrotate moved away (SIGUSR1 does it at once) */
+	log_reopen_if_moved();
 	/* a full queue means the core is not reading: the timeout deals with that */
 	session_send(s, WORKER_MSG_HEARTBEAT,
 		     worker_proto_heartbeat(job != NULL, job ? job->task_id : NULL, s->frames_dropped));
@@ -242,6 +244,13 @@ static void session_on_signal(struct session *s)
 
 	if (read(s->opts->signal_fd, &info, sizeof(info)) != (ssize_t)sizeof(info))
 		return;
+	if (info.ssi_signo == SIGUSR1) {
+		/* logrotate moved the daemon's log file, which we share */
+		int r = log_reopen();
+		if (r < 0)
+			worker_log(TND_LOG_ERROR, "SIGUSR1: cannot reopen the log file: %s", strerror(-r));
+		return;
+	}
 	worker_log(TND_LOG_NOTICE, "%s: exiting", strsignal((int)info.ssi_signo));
 	if (s->dealer && s->welcomed) {
 		/* the core re-dispatches our task at once instead of waiting out the lease */
