@@ -1,10 +1,12 @@
 /*
  * tenancyctl.c — the operator CLI's entry point: the command line (global
  * and per-command options, help), endpoint and token resolution, and
- * dispatch to the commands in cli_commands.c and cli_cmd_apply.c.
+ * dispatch to the commands in cli_commands.c, cli_cmd_apply.c and
+ * cli_cmd_workflows.c.
  *
  * Exit codes: 0 success, 1 failure (HTTP error, no connection, invalid
- * input), 2 usage (unknown command or option, missing argument).
+ * input, a --wait that failed or timed out), 2 usage (unknown command or
+ * option, missing argument).
  */
 #include "autoconfig.h"
 

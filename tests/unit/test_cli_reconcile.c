@@ -301,7 +301,8 @@ static void test_workflow_detail_failed(void **state)
 			    "Error:       provision: /dp/us-west-2 is not a directory\n"
 			    "Steps:\n"
 			    "  STEP   OP          STATUS    ATTEMPTS   STARTED                    DURATION   WORKER    ERROR\n"
-			    "  1      provision   failed    2          2026-11-28T11:57:00.000Z   444us      local-1   provision: /dp/us-west-2 is not a directory\n"
+			    "  1      provision   failed    2          2026-11-28T11:57:00.000Z   444us      local-1   "
+			    "provision: /dp/us-west-2 is not a directory\n"
 			    "  2      suspend     pending   0          -                          -          -         -\n");
 	capture_free(&c);
 	json_decref(wf);
@@ -317,8 +318,10 @@ static void test_workflow_detail_running_with_drift(void **state)
 	cli_print_workflow(capture_open(&c), wf, fixture_now());
 	text = capture_close(&c);
 	assert_non_null(strstr(text, "\nNext attempt:  2026-11-28T12:00:04.000Z (in 4s)\n"));
-	assert_non_null(strstr(text, "\n  2      archive     running     1          2026-11-28T11:59:58.000Z   -          -           -\n"));
-	assert_non_null(strstr(text, "\n  1      provision   succeeded   1          2026-11-28T11:59:50.000Z   1.52s      remote-eu   -\n"));
+	assert_non_null(strstr(text, "\n  1      provision   succeeded   1          2026-11-28T11:59:50.000Z   1.52s      "
+				     "remote-eu   -\n"));
+	assert_non_null(strstr(text, "\n  2      archive     running     1          2026-11-28T11:59:58.000Z   -          "
+				     "-           -\n"));
 	/* drift strings as they are, anything else as compact JSON */
 	assert_non_null(strstr(text, "\nDrift:\n  - schema t_drifty is missing\n  - {\"grant\":\"usage\"}\n"));
 	/* the overlay's step is an index: shown 1-based like the table */
