@@ -1,7 +1,8 @@
 /*
  * cli_cmd_apply.c — `tenancyctl apply -f FILE...`: read every file, cut it
  * into documents (cli_apply.c), and PUT each to /v1/tenants/{metadata.id}
- * as the operator wrote it, reporting created / configured / unchanged.
+ * as the operator wrote it, reporting created / configured / unchanged;
+ * with --wait, then follow the applied tenants until they are settled.
  */
 #include "autoconfig.h"
 
@@ -13,6 +14,7 @@
 #include "cli_apply.h"
 #include "cli_commands.h"
 #include "cli_output.h"
+#include "cli_wait.h"
 #include "host.h"
 #include "util.h"
 
@@ -75,8 +77,9 @@ static int apply_current_version(struct cli_ctx *ctx, const struct cli_document 
 	return 0;
 }
 
+/* PUT one document; *@ret_version is the version the answer names. */
 static int apply_document(struct cli_ctx *ctx, const struct cli_document *doc, const char *idempotency_key,
-			  json_t *applied)
+			  json_t *applied, int64_t *ret_version)
 {
 	char *context = apply_context(doc);
 	char *path = cli_tenant_path(doc->id, NULL);
@@ -103,6 +106,7 @@ static int apply_document(struct cli_ctx *ctx, const struct cli_document *doc, c
 	if (r == 0) {
 		after = json_integer_value(json_pointer_get(result, "/metadata/version"));
 		outcome = resp.status == 201 ? "created" : after > before ? "configured" : "unchanged";
+		*ret_version = after;
 		if (ctx->output == CLI_OUTPUT_JSON) {
 			json_array_append(applied, result);
 		} else {
@@ -136,8 +140,10 @@ static char *apply_idempotency_key(const struct cli_ctx *ctx, size_t index, size
 int cli_cmd_apply(struct cli_ctx *ctx, const char *const *files, size_t n_files)
 {
 	struct cli_document_list docs = { NULL, 0 };
+	struct cli_wait_target *targets = NULL;
 	json_t *applied = json_array();
-	size_t failures = 0, i;
+	size_t failures = 0, n_targets = 0, i;
+	int wait_error = 0;
 	int r = apply_read_all(ctx, files, n_files, &docs);
 
 	if (r < 0) {
@@ -158,6 +164,7 @@ int cli_cmd_apply(struct cli_ctx *ctx, const char *const *files, size_t n_files)
 	}
 	for (i = 0; i < docs.n; i++) {
 		const struct cli_document *doc = &docs.items[i];
+		int64_t version = 0;
 		char *key;
 
 		if (doc->id == NULL || doc->id[0] == '\0') {
@@ -167,8 +174,12 @@ int cli_cmd_apply(struct cli_ctx *ctx, const char *const *files, size_t n_files)
 			continue;
 		}
 		key = apply_idempotency_key(ctx, i, docs.n);
-		r = apply_document(ctx, doc, key, applied);
+		r = apply_document(ctx, doc, key, applied, &version);
 		free(key);
+		if (r == 0 && ctx->wait_s > 0) {
+			targets = tnd_xrealloc(targets, (n_targets + 1) * sizeof(*targets));
+			targets[n_targets++] = (struct cli_wait_target){ .id = doc->id, .version = version };
+		}
 		if (r == -ENOTCONN) {
 			/* no server to talk to: the other documents would fail the same way */
 			i++;
@@ -180,6 +191,18 @@ int cli_cmd_apply(struct cli_ctx *ctx, const char *const *files, size_t n_files)
 	}
 	if (i < docs.n)
 		fprintf(ctx->err, "error: stopped; %zu more document(s) were not sent\n", docs.n - i);
+	if (n_targets > 0) {
+		/* all documents first, then the waits: the tenants reconcile side by side */
+		int waited;
+		fflush(ctx->out);
+		waited = cli_wait_settled(ctx, targets, n_targets, (int64_t)ctx->wait_s * 1000);
+		/* -o json --wait shows the tenants as they are now, not the writes' answers */
+		json_array_clear(applied);
+		for (size_t t = 0; t < n_targets; t++)
+			if (targets[t].tenant)
+				json_array_append(applied, targets[t].tenant);
+		wait_error = waited;
+	}
 	if (ctx->output == CLI_OUTPUT_JSON && json_array_size(applied) > 0) {
 		if (docs.n == 1) {
 			cli_print_json(ctx->out, json_array_get(applied, 0));
@@ -191,8 +214,10 @@ int cli_cmd_apply(struct cli_ctx *ctx, const char *const *files, size_t n_files)
 	}
 	if (docs.n > 1 && failures > 0)
 		fprintf(ctx->err, "error: %zu of %zu document(s) failed\n", failures + (docs.n - i), docs.n);
-	r = failures > 0 || i < docs.n ? -EIO : 0;
+	r = failures > 0 || i < docs.n ? -EIO : wait_error;
 out:
+	cli_wait_targets_clear(targets, n_targets);
+	free(targets);
 	json_decref(applied);
 	cli_document_list_clear(&docs);
 	return r;

@@ -1,7 +1,8 @@
 /*
  * cli_commands.c — the read and lifecycle commands of tenancyctl (get, list,
  * history, suspend/resume/archive/delete, plans, regions) and the one way
- * they all call the API (cli_call).  `apply` lives in cli_cmd_apply.c.
+ * they all call the API (cli_call).  `apply` lives in cli_cmd_apply.c, the
+ * workflow commands in cli_cmd_workflows.c, --wait in cli_wait.c.
  */
 #include "autoconfig.h"
 
@@ -12,6 +13,8 @@
 
 #include "cli_commands.h"
 #include "cli_output.h"
+#include "cli_render.h"
+#include "cli_wait.h"
 #include "host.h"
 #include "util.h"
 
@@ -78,107 +81,7 @@ static int commands_get(struct cli_ctx *ctx, const char *path, const char *conte
 	return cli_call(ctx, &req, context, false, ret_json, NULL);
 }
 
-/* Member @pointer of @doc as text for a table cell or field; "" if absent. */
-static const char *commands_text(const json_t *doc, const char *pointer, char buf[32])
-{
-	const json_t *v = json_pointer_get(doc, pointer);
-
-	if (json_is_string(v))
-		return json_string_value(v);
-	if (json_is_integer(v)) {
-		snprintf(buf, 32, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-		return buf;
-	}
-	if (json_is_boolean(v))
-		return json_is_true(v) ? "yes" : "no";
-	return "";
-}
-
-/* The first of two pointers that has a value: status (what is) before spec (what is wanted). */
-static const char *commands_text_either(const json_t *doc, const char *pointer, const char *fallback,
-					char buf[32])
-{
-	const char *v = commands_text(doc, pointer, buf);
-
-	return v[0] ? v : commands_text(doc, fallback, buf);
-}
-
 /* --- get ---------------------------------------------------------------------------------- */
-
-static char *commands_labels(const json_t *labels)
-{
-	struct tnd_buf buf;
-	const char *key;
-	json_t *value;
-
-	tnd_buf_init(&buf);
-	json_object_foreach((json_t *)labels, key, value)
-		tnd_buf_addf(&buf, "%s%s=%s", buf.len ? ", " : "", key,
-			     json_is_string(value) ? json_string_value(value) : "?");
-	return buf.data ? tnd_buf_steal(&buf) : tnd_xstrdup("");
-}
-
-static char *commands_when(const char *time, int64_t now_ms)
-{
-	char age[CLI_AGE_MAX];
-
-	if (time == NULL || time[0] == '\0')
-		return tnd_xstrdup("");
-	cli_format_age_since(time, now_ms, age);
-	return tnd_xasprintf("%s (%s ago)", time, age);
-}
-
-static void commands_print_tenant(struct cli_ctx *ctx, const json_t *doc)
-{
-	char b[8][32];
-	const char *observed = commands_text(doc, "/status/observedVersion", b[0]);
-	const char *version = commands_text(doc, "/metadata/version", b[1]);
-	const char *standby = commands_text(doc, "/spec/placement/standbyRegion", b[2]);
-	const char *region = commands_text(doc, "/status/placement/region", b[3]);
-	char *labels = commands_labels(json_pointer_get(doc, "/metadata/labels"));
-	char *created = commands_when(json_string_value(json_pointer_get(doc, "/metadata/createdAt")), ctx->now_ms);
-	char *updated = commands_when(json_string_value(json_pointer_get(doc, "/metadata/updatedAt")), ctx->now_ms);
-	char *version_text = observed[0] && strcmp(observed, version) != 0
-				     ? tnd_xasprintf("%s (observed %s)", version, observed)
-				     : tnd_xstrdup(version);
-	char *region_text = standby[0] ? tnd_xasprintf("%s (standby %s)", region[0] ? region : "-", standby)
-				       : tnd_xstrdup(region);
-	const json_t *conditions = json_pointer_get(doc, "/status/conditions");
-	const char *fields[] = {
-		"ID", commands_text(doc, "/metadata/id", b[4]),
-		"Display name", commands_text(doc, "/metadata/displayName", b[5]),
-		"Phase", commands_text(doc, "/status/phase", b[6]),
-		"Version", version_text,
-		"Plan", commands_text(doc, "/spec/plan", b[7]),
-		"Isolation", commands_text_either(doc, "/status/placement/isolation", "/spec/isolation", b[0]),
-		"Region", region_text,
-		"Residency", commands_text_either(doc, "/status/placement/residency", "/spec/placement/residency", b[1]),
-		"Labels", labels,
-		"Created", created,
-		"Updated", updated,
-	};
-	const json_t *condition;
-	size_t i;
-
-	cli_print_fields(ctx->out, fields, TND_ARRAY_SIZE(fields) / 2);
-	json_array_foreach(conditions, i, condition) {
-		fputs(i == 0 ? "Conditions:\n" : "", ctx->out);
-		fputs("  ", ctx->out);
-		cli_print_sanitized(ctx->out, commands_text(condition, "/type", b[2]));
-		fputs(" ", ctx->out);
-		cli_print_sanitized(ctx->out, commands_text(condition, "/status", b[3]));
-		if (json_is_string(json_object_get(condition, "message"))) {
-			fputs(": ", ctx->out);
-			cli_print_sanitized(ctx->out, json_string_value(json_object_get(condition, "message")));
-		}
-		fputc('\n', ctx->out);
-	}
-	free(labels);
-	free(created);
-	free(updated);
-	free(version_text);
-	free(region_text);
-}
 
 int cli_cmd_get(struct cli_ctx *ctx, const char *id)
 {
@@ -192,7 +95,7 @@ int cli_cmd_get(struct cli_ctx *ctx, const char *id)
 	if (ctx->output == CLI_OUTPUT_JSON)
 		cli_print_json(ctx->out, doc);
 	else
-		commands_print_tenant(ctx, doc);
+		cli_print_tenant(ctx->out, doc, ctx->now_ms);
 	json_decref(doc);
 	return 0;
 }
@@ -239,12 +142,12 @@ static void commands_list_row(struct cli_table *table, const json_t *tenant, int
 	const char *cells[7];
 
 	cli_format_age_since(json_string_value(json_pointer_get(tenant, "/metadata/createdAt")), now_ms, age);
-	cells[0] = commands_text(tenant, "/metadata/id", b[0]);
-	cells[1] = commands_text(tenant, "/status/phase", b[1]);
-	cells[2] = commands_text(tenant, "/spec/plan", b[2]);
-	cells[3] = commands_text_either(tenant, "/status/placement/isolation", "/spec/isolation", b[3]);
-	cells[4] = commands_text(tenant, "/status/placement/region", b[4]);
-	cells[5] = commands_text(tenant, "/metadata/version", b[5]);
+	cells[0] = cli_json_text(tenant, "/metadata/id", b[0]);
+	cells[1] = cli_json_text(tenant, "/status/phase", b[1]);
+	cells[2] = cli_json_text(tenant, "/spec/plan", b[2]);
+	cells[3] = cli_json_text_either(tenant, "/status/placement/isolation", "/spec/isolation", b[3]);
+	cells[4] = cli_json_text(tenant, "/status/placement/region", b[4]);
+	cells[5] = cli_json_text(tenant, "/metadata/version", b[5]);
 	cells[6] = age;
 	cli_table_add_row(table, cells);
 }
@@ -354,8 +257,8 @@ static void commands_print_versions(struct cli_ctx *ctx, const json_t *versions)
 
 	json_array_foreach(versions, i, item) {
 		char b[4][32];
-		const char *cells[] = { commands_text(item, "/version", b[0]), commands_text(item, "/time", b[1]),
-					commands_text(item, "/actor", b[2]), commands_text(item, "/requestId", b[3]) };
+		const char *cells[] = { cli_json_text(item, "/version", b[0]), cli_json_text(item, "/time", b[1]),
+					cli_json_text(item, "/actor", b[2]), cli_json_text(item, "/requestId", b[3]) };
 		cli_table_add_row(table, cells);
 	}
 	cli_table_print(table, ctx->out);
@@ -371,10 +274,10 @@ static void commands_print_transitions(struct cli_ctx *ctx, const json_t *transi
 
 	json_array_foreach(transitions, i, item) {
 		char b[7][32];
-		const char *cells[] = { commands_text(item, "/seq", b[0]),     commands_text(item, "/from", b[1]),
-					commands_text(item, "/to", b[2]),      commands_text(item, "/version", b[3]),
-					commands_text(item, "/time", b[4]),    commands_text(item, "/actor", b[5]),
-					commands_text(item, "/reason", b[6]) };
+		const char *cells[] = { cli_json_text(item, "/seq", b[0]),     cli_json_text(item, "/from", b[1]),
+					cli_json_text(item, "/to", b[2]),      cli_json_text(item, "/version", b[3]),
+					cli_json_text(item, "/time", b[4]),    cli_json_text(item, "/actor", b[5]),
+					cli_json_text(item, "/reason", b[6]) };
 		cli_table_add_row(table, cells);
 	}
 	cli_table_print(table, ctx->out);
@@ -426,15 +329,25 @@ int cli_cmd_lifecycle(struct cli_ctx *ctx, enum cli_lifecycle_action action, con
 	free(path);
 	if (r < 0)
 		return r;
-	if (ctx->output == CLI_OUTPUT_JSON) {
+	if (ctx->output == CLI_OUTPUT_JSON && ctx->wait_s == 0) {
 		cli_print_json(ctx->out, doc);
-	} else {
+	} else if (ctx->output == CLI_OUTPUT_TABLE) {
 		fputs("tenant/", ctx->out);
 		cli_print_sanitized(ctx->out, id);
-		fprintf(ctx->out, " %s (version %s)\n", actions[action].done, commands_text(doc, "/metadata/version", b));
+		fprintf(ctx->out, " %s (version %s)\n", actions[action].done, cli_json_text(doc, "/metadata/version", b));
+	}
+	if (ctx->wait_s > 0) {
+		/* -o json --wait prints the settled tenant instead of the write's answer */
+		struct cli_wait_target target = { .id = id,
+						  .version = json_integer_value(json_pointer_get(doc, "/metadata/version")) };
+		fflush(ctx->out);
+		r = cli_wait_settled(ctx, &target, 1, (int64_t)ctx->wait_s * 1000);
+		if (ctx->output == CLI_OUTPUT_JSON && target.tenant)
+			cli_print_json(ctx->out, target.tenant);
+		cli_wait_targets_clear(&target, 1);
 	}
 	json_decref(doc);
-	return 0;
+	return r;
 }
 
 /* --- catalogue ----------------------------------------------------------------------------------------- */
@@ -468,13 +381,13 @@ int cli_cmd_plans(struct cli_ctx *ctx)
 		json_array_foreach(json_object_get(doc, "items"), i, plan) {
 			char b[7][32];
 			char *modes = commands_join(json_object_get(plan, "isolation"));
-			char *quotas = tnd_xasprintf("%s/%s/%s/%s", commands_text(plan, "/quotas/computeUnits", b[0]),
-						     commands_text(plan, "/quotas/storageGb", b[1]),
-						     commands_text(plan, "/quotas/eventsPerMinute", b[2]),
-						     commands_text(plan, "/quotas/concurrentOperations", b[3]));
-			const char *cells[] = { commands_text(plan, "/code", b[4]), modes,
-						commands_text(plan, "/defaultIsolation", b[5]),
-						commands_text(plan, "/defaultResidency", b[6]), quotas };
+			char *quotas = tnd_xasprintf("%s/%s/%s/%s", cli_json_text(plan, "/quotas/computeUnits", b[0]),
+						     cli_json_text(plan, "/quotas/storageGb", b[1]),
+						     cli_json_text(plan, "/quotas/eventsPerMinute", b[2]),
+						     cli_json_text(plan, "/quotas/concurrentOperations", b[3]));
+			const char *cells[] = { cli_json_text(plan, "/code", b[4]), modes,
+						cli_json_text(plan, "/defaultIsolation", b[5]),
+						cli_json_text(plan, "/defaultResidency", b[6]), quotas };
 			cli_table_add_row(table, cells);
 			free(modes);
 			free(quotas);
@@ -502,9 +415,9 @@ int cli_cmd_regions(struct cli_ctx *ctx)
 		struct cli_table *table = cli_table_new(TND_ARRAY_SIZE(headers), headers);
 		json_array_foreach(json_object_get(doc, "items"), i, region) {
 			char b[5][32];
-			const char *cells[] = { commands_text(region, "/name", b[0]), commands_text(region, "/residency", b[1]),
-						commands_text(region, "/enabled", b[2]), commands_text(region, "/standby", b[3]),
-						commands_text(region, "/capacity", b[4]) };
+			const char *cells[] = { cli_json_text(region, "/name", b[0]), cli_json_text(region, "/residency", b[1]),
+						cli_json_text(region, "/enabled", b[2]), cli_json_text(region, "/standby", b[3]),
+						cli_json_text(region, "/capacity", b[4]) };
 			cli_table_add_row(table, cells);
 		}
 		cli_table_print(table, ctx->out);

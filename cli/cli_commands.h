@@ -31,6 +31,7 @@ struct cli_ctx {
 	FILE *out;
 	FILE *err;
 	int64_t now_ms;                /* for ages */
+	long wait_s;                   /* --wait: follow the tenant until settled, this long; 0: do not */
 };
 
 struct cli_list_options {
@@ -40,6 +41,13 @@ struct cli_list_options {
 	const char *plan;
 	const char *const *labels;     /* "key=value" */
 	size_t n_labels;
+	unsigned limit;                /* page size; 0: the server's default */
+	bool all;                      /* follow nextCursor through every page */
+};
+
+struct cli_workflow_list_options {
+	const char *tenant;
+	const char *state;             /* any case: "failed" is sent as "Failed" */
 	unsigned limit;                /* page size; 0: the server's default */
 	bool all;                      /* follow nextCursor through every page */
 };
@@ -59,14 +67,25 @@ enum cli_lifecycle_action {
  * every file reads and splits cleanly; then each document is applied in
  * turn, a failing one does not stop the others (a connection failure
  * does).  -EINVAL if the input was unusable, -EIO if any document failed.
+ * With ctx->wait_s, the applied tenants are then followed until settled
+ * (cli_wait.h); a failed or timed-out wait is -ECANCELED or -ETIMEDOUT.
  */
 int cli_cmd_apply(struct cli_ctx *ctx, const char *const *files, size_t n_files);
 int cli_cmd_get(struct cli_ctx *ctx, const char *id);
 int cli_cmd_list(struct cli_ctx *ctx, const struct cli_list_options *opts);
 int cli_cmd_history(struct cli_ctx *ctx, const char *id);
+/** suspend/resume/archive/delete; with ctx->wait_s, then wait until settled. */
 int cli_cmd_lifecycle(struct cli_ctx *ctx, enum cli_lifecycle_action action, const char *id);
 int cli_cmd_plans(struct cli_ctx *ctx);
 int cli_cmd_regions(struct cli_ctx *ctx);
+
+/* cli_cmd_workflows.c */
+int cli_cmd_workflows(struct cli_ctx *ctx, const struct cli_workflow_list_options *opts);
+int cli_cmd_workflow(struct cli_ctx *ctx, const char *id);
+/** POST /v1/workflows/{id}/retry; with ctx->wait_s, then wait until its tenant is settled. */
+int cli_cmd_retry(struct cli_ctx *ctx, const char *id);
+/** Print a tenant's data-plane login (with a warning on ctx->err). */
+int cli_cmd_credentials(struct cli_ctx *ctx, const char *id);
 
 /* --- shared by the command files ------------------------------------------------- */
 

@@ -1,10 +1,12 @@
 /*
  * tenancyctl.c — the operator CLI's entry point: the command line (global
  * and per-command options, help), endpoint and token resolution, and
- * dispatch to the commands in cli_commands.c and cli_cmd_apply.c.
+ * dispatch to the commands in cli_commands.c, cli_cmd_apply.c and
+ * cli_cmd_workflows.c.
  *
  * Exit codes: 0 success, 1 failure (HTTP error, no connection, invalid
- * input), 2 usage (unknown command or option, missing argument).
+ * input, a --wait that failed or timed out), 2 usage (unknown command or
+ * option, missing argument).
  */
 #include "autoconfig.h"
 
@@ -19,6 +21,7 @@
 #include "cli_commands.h"
 #include "cli_config.h"
 #include "cli_http.h"
+#include "cli_wait.h"
 #include "util.h"
 
 #define EXIT_USAGE 2
@@ -37,34 +40,53 @@ enum ctl_command {
 	CMD_DELETE,
 	CMD_PLANS,
 	CMD_REGIONS,
+	CMD_WORKFLOWS,
+	CMD_WORKFLOW,
+	CMD_RETRY,
+	CMD_CREDENTIALS,
 };
 
 /* Options that only some commands take. */
 enum {
 	OPT_FILE = 1u << 0,
-	OPT_LIST = 1u << 1,     /* --state --isolation --region --plan --label --limit --all */
-	OPT_WRITE = 1u << 2,    /* --if-match --idempotency-key */
+	OPT_FILTER = 1u << 1,   /* --isolation --region --plan --label */
+	OPT_PAGE = 1u << 2,     /* --state --limit --all */
+	OPT_WRITE = 1u << 3,    /* --if-match --idempotency-key */
+	OPT_TENANT = 1u << 4,   /* --tenant */
+	OPT_WAIT = 1u << 5,     /* --wait[=SECONDS] */
+};
+
+/* What a command's ID argument names. */
+enum ctl_id_kind {
+	ID_NONE,
+	ID_TENANT,
+	ID_WORKFLOW,
 };
 
 static const struct ctl_command_def {
 	const char *name;
 	enum ctl_command command;
 	unsigned options;
-	bool takes_id;
+	enum ctl_id_kind id;
 	const char *synopsis;
 	const char *help;
 } ctl_commands[] = {
-	{ "apply", CMD_APPLY, OPT_FILE | OPT_WRITE, false, "apply -f FILE|- [-f FILE]...",
+	{ "apply", CMD_APPLY, OPT_FILE | OPT_WRITE | OPT_WAIT, ID_NONE, "apply -f FILE|- [-f FILE]... [--wait[=SECONDS]]",
 	  "Apply every manifest in each FILE (a YAML stream of documents, or one JSON\n"
 	  "document; - reads stdin).  Each document is sent as written to PUT\n"
 	  "/v1/tenants/<metadata.id>.  Nothing is sent if a file cannot be read or\n"
 	  "parsed; a document that fails does not stop the others.  Prints\n"
 	  "  tenant/<id> created|configured|unchanged (version N)\n"
-	  "With --idempotency-key KEY and several documents, document N uses KEY#N.\n" },
-	{ "get", CMD_GET, 0, true, "get ID",
-	  "Show one tenant: id, display name, phase, version, plan, isolation,\n"
-	  "region, residency, labels, creation and update times.\n" },
-	{ "list", CMD_LIST, OPT_LIST, false,
+	  "With --idempotency-key KEY and several documents, document N uses KEY#N.\n"
+	  "  --wait[=SECONDS]  then wait until every applied tenant is settled (its\n"
+	  "                    phase is the desired state at that version; default\n"
+	  "                    60 s): prints tenant/<id> <state> (version N); a\n"
+	  "                    failed reconcile or the timeout exits 1\n" },
+	{ "get", CMD_GET, 0, ID_TENANT, "get ID",
+	  "Show one tenant: id, display name, phase, desired state, version and\n"
+	  "observed version, plan, isolation, region, residency, labels, creation and\n"
+	  "update times, and its conditions (type, reason, message, workflow).\n" },
+	{ "list", CMD_LIST, OPT_FILTER | OPT_PAGE, ID_NONE,
 	  "list [--state S] [--isolation I] [--region R] [--plan P] [--label K=V]... [--limit N] [--all]",
 	  "List tenants, ordered by id: ID PHASE PLAN ISOLATION REGION VERSION AGE.\n"
 	  "  --state S        draft, active, suspended, archived or deleted\n"
@@ -74,18 +96,41 @@ static const struct ctl_command_def {
 	  "  --label K=V      with label K=V (repeatable, all must match, at most 8)\n"
 	  "  --limit N        page size, 1 to 1000 (server default 100)\n"
 	  "  --all            follow the cursor through every page\n" },
-	{ "history", CMD_HISTORY, 0, true, "history ID",
+	{ "history", CMD_HISTORY, 0, ID_TENANT, "history ID",
 	  "Show every version of a tenant (VERSION TIME ACTOR REQUEST-ID), then its\n"
 	  "phase transitions (SEQ FROM TO VERSION TIME ACTOR REASON).\n" },
-	{ "suspend", CMD_SUSPEND, OPT_WRITE, true, "suspend ID", "Suspend an Active tenant.\n" },
-	{ "resume", CMD_RESUME, OPT_WRITE, true, "resume ID", "Resume a Suspended tenant.\n" },
-	{ "archive", CMD_ARCHIVE, OPT_WRITE, true, "archive ID", "Archive an Active or Suspended tenant.\n" },
-	{ "delete", CMD_DELETE, OPT_WRITE, true, "delete ID",
-	  "Delete a Draft or Archived tenant.  The id stays taken for ever.\n" },
-	{ "plans", CMD_PLANS, 0, false, "plans",
+	{ "suspend", CMD_SUSPEND, OPT_WRITE | OPT_WAIT, ID_TENANT, "suspend ID [--wait[=SECONDS]]",
+	  "Suspend an Active tenant.  --wait: then wait until it is Suspended.\n" },
+	{ "resume", CMD_RESUME, OPT_WRITE | OPT_WAIT, ID_TENANT, "resume ID [--wait[=SECONDS]]",
+	  "Resume a Suspended tenant.  --wait: then wait until it is Active.\n" },
+	{ "archive", CMD_ARCHIVE, OPT_WRITE | OPT_WAIT, ID_TENANT, "archive ID [--wait[=SECONDS]]",
+	  "Archive an Active or Suspended tenant.  --wait: then wait until it is Archived.\n" },
+	{ "delete", CMD_DELETE, OPT_WRITE | OPT_WAIT, ID_TENANT, "delete ID [--wait[=SECONDS]]",
+	  "Delete a Draft or Archived tenant.  The id stays taken for ever.\n"
+	  "--wait: then wait until its data-plane resources are gone and it is Deleted.\n" },
+	{ "plans", CMD_PLANS, 0, ID_NONE, "plans",
 	  "List the plans: CODE ISOLATION DEFAULT RESIDENCY QUOTAS(cu/gb/epm/ops)\n"
 	  "(compute units, storage GB, events per minute, concurrent operations).\n" },
-	{ "regions", CMD_REGIONS, 0, false, "regions", "List the regions: NAME RESIDENCY ENABLED STANDBY CAPACITY.\n" },
+	{ "regions", CMD_REGIONS, 0, ID_NONE, "regions", "List the regions: NAME RESIDENCY ENABLED STANDBY CAPACITY.\n" },
+	{ "workflows", CMD_WORKFLOWS, OPT_PAGE | OPT_TENANT, ID_NONE,
+	  "workflows [--tenant ID] [--state S] [--limit N] [--all]",
+	  "List reconcile workflows, oldest first:\n"
+	  "ID TENANT KIND VERSION STATE STEP ATTEMPTS AGE (STEP: steps done/steps, and\n"
+	  "the op of the step a Pending, Running or Failed workflow is at).\n"
+	  "  --tenant ID      of tenant ID only\n"
+	  "  --state S        pending, running, succeeded, failed or superseded\n"
+	  "  --limit N        page size, 1 to 1000 (server default 100)\n"
+	  "  --all            follow the cursor through every page\n" },
+	{ "workflow", CMD_WORKFLOW, 0, ID_WORKFLOW, "workflow WORKFLOW-ID",
+	  "Show one workflow: kind, target version and state, state, its steps (op,\n"
+	  "status, attempts, start, duration, worker, error), its error, the drift it\n"
+	  "repairs, and the step running now.\n" },
+	{ "retry", CMD_RETRY, OPT_WAIT, ID_WORKFLOW, "retry WORKFLOW-ID [--wait[=SECONDS]]",
+	  "Run a Failed workflow again, with fresh attempts (operator or admin).\n"
+	  "--wait: then wait until its tenant is settled.\n" },
+	{ "credentials", CMD_CREDENTIALS, 0, ID_TENANT, "credentials ID",
+	  "Print the tenant's data-plane login (username and password; admin only).\n"
+	  "The password is a secret: a warning saying so goes to standard error.\n" },
 };
 
 static const char ctl_global_help[] =
@@ -100,6 +145,8 @@ static const char ctl_global_help[] =
 	"                          is at VERSION (or * for any existing tenant)\n"
 	"      --idempotency-key KEY  with apply/suspend/resume/archive/delete\n"
 	"      --timeout SECONDS   per request (default 30)\n"
+	"      --wait[=SECONDS]    with apply/suspend/resume/archive/delete/retry: wait until\n"
+	"                          the tenant is settled (default 60 s)\n"
 	"  -v, --verbose           show each HTTP exchange on stderr (never the token)\n"
 	"  -h, --help              show help (after a command: that command's help)\n"
 	"      --version           print the version\n"
@@ -137,9 +184,9 @@ static int ctl_usage_error(const char *fmt, ...)
 /* --- the command line ------------------------------------------------------------------- */
 
 struct ctl_args {
-	const char *url, *token, *token_file, *request_id, *if_match_version, *idempotency_key;
+	const char *url, *token, *token_file, *request_id, *if_match_version, *idempotency_key, *tenant;
 	enum cli_output_format output;
-	long timeout_s;
+	long timeout_s, wait_s;
 	bool verbose, help, version;
 	unsigned given;  /* OPT_* of the options seen */
 	const char *files[CTL_MAX_FILES];
@@ -193,7 +240,7 @@ static int ctl_parse(int argc, char **argv, struct ctl_args *args)
 {
 	enum {
 		O_URL = 256, O_TOKEN, O_TOKEN_FILE, O_REQUEST_ID, O_IF_MATCH, O_IDEMPOTENCY_KEY, O_TIMEOUT,
-		O_VERSION, O_STATE, O_ISOLATION, O_REGION, O_PLAN, O_LABEL, O_LIMIT, O_ALL,
+		O_VERSION, O_STATE, O_ISOLATION, O_REGION, O_PLAN, O_LABEL, O_LIMIT, O_ALL, O_TENANT, O_WAIT,
 	};
 	static const struct option options[] = {
 		{ "url", required_argument, NULL, O_URL },
@@ -215,6 +262,8 @@ static int ctl_parse(int argc, char **argv, struct ctl_args *args)
 		{ "label", required_argument, NULL, O_LABEL },
 		{ "limit", required_argument, NULL, O_LIMIT },
 		{ "all", no_argument, NULL, O_ALL },
+		{ "tenant", required_argument, NULL, O_TENANT },
+		{ "wait", optional_argument, NULL, O_WAIT },
 		{ NULL, 0, NULL, 0 },
 	};
 	long number;
@@ -266,25 +315,34 @@ static int ctl_parse(int argc, char **argv, struct ctl_args *args)
 			args->files[args->n_files++] = optarg;
 			args->given |= OPT_FILE;
 			break;
-		case O_STATE: args->list.state = optarg; args->given |= OPT_LIST; break;
-		case O_ISOLATION: args->list.isolation = optarg; args->given |= OPT_LIST; break;
-		case O_REGION: args->list.region = optarg; args->given |= OPT_LIST; break;
-		case O_PLAN: args->list.plan = optarg; args->given |= OPT_LIST; break;
+		case O_STATE: args->list.state = optarg; args->given |= OPT_PAGE; break;
+		case O_ISOLATION: args->list.isolation = optarg; args->given |= OPT_FILTER; break;
+		case O_REGION: args->list.region = optarg; args->given |= OPT_FILTER; break;
+		case O_PLAN: args->list.plan = optarg; args->given |= OPT_FILTER; break;
+		case O_TENANT: args->tenant = optarg; args->given |= OPT_TENANT; break;
+		case O_WAIT:
+			/* optional_argument: only --wait=SECONDS, never --wait SECONDS */
+			args->wait_s = CLI_WAIT_DEFAULT_S;
+			if (optarg && !ctl_parse_number(optarg, 1, CLI_WAIT_MAX_S, &args->wait_s))
+				return ctl_usage_error("--wait takes a number of seconds from 1 to %d (--wait=SECONDS)",
+						       CLI_WAIT_MAX_S);
+			args->given |= OPT_WAIT;
+			break;
 		case O_LABEL:
 			if (strchr(optarg, '=') == NULL || optarg[0] == '=')
 				return ctl_usage_error("--label takes KEY=VALUE, not '%s'", optarg);
 			if (args->list.n_labels == CTL_MAX_LABELS)
 				return ctl_usage_error("at most %d --label filters", CTL_MAX_LABELS);
 			args->labels[args->list.n_labels++] = optarg;
-			args->given |= OPT_LIST;
+			args->given |= OPT_FILTER;
 			break;
 		case O_LIMIT:
 			if (!ctl_parse_number(optarg, 1, 1000, &number))
 				return ctl_usage_error("--limit takes a number from 1 to 1000");
 			args->list.limit = (unsigned)number;
-			args->given |= OPT_LIST;
+			args->given |= OPT_PAGE;
 			break;
-		case O_ALL: args->list.all = true; args->given |= OPT_LIST; break;
+		case O_ALL: args->list.all = true; args->given |= OPT_PAGE; break;
 		default:
 			/* getopt has said what was wrong */
 			fputs("Try 'tenancyctl --help'.\n", stderr);
@@ -316,18 +374,31 @@ static int ctl_check_options(const struct ctl_command_def *def, const struct ctl
 
 	if (extra & OPT_FILE)
 		return ctl_usage_error("-f goes with apply, not %s", def->name);
-	if (extra & OPT_LIST)
-		return ctl_usage_error("--state, --isolation, --region, --plan, --label, --limit and --all go "
-				       "with list, not %s", def->name);
+	if (extra & OPT_FILTER)
+		return ctl_usage_error("--isolation, --region, --plan and --label go with list, not %s", def->name);
+	if (extra & OPT_PAGE)
+		return ctl_usage_error("--state, --limit and --all go with list and workflows, not %s", def->name);
+	if (extra & OPT_TENANT)
+		return ctl_usage_error("--tenant goes with workflows, not %s", def->name);
 	if (extra & OPT_WRITE)
 		return ctl_usage_error("--if-match and --idempotency-key go with apply, suspend, resume, "
 				       "archive and delete, not %s", def->name);
+	if (extra & OPT_WAIT)
+		return ctl_usage_error("--wait goes with apply, suspend, resume, archive, delete and retry, not %s",
+				       def->name);
 	if (def->command == CMD_APPLY && args->n_files == 0)
 		return ctl_usage_error("apply needs -f FILE (or -f - for stdin)");
-	if (def->takes_id && args->n_positional < 2)
-		return ctl_usage_error("%s needs a tenant ID", def->name);
-	if (args->n_positional > (def->takes_id ? 2u : 1u))
-		return ctl_usage_error("%s: unexpected argument '%s'", def->name, args->positional[def->takes_id ? 2 : 1]);
+	if (def->id != ID_NONE && args->n_positional < 2)
+		return ctl_usage_error("%s needs a %s ID", def->name, def->id == ID_WORKFLOW ? "workflow" : "tenant");
+	if (args->n_positional > (def->id != ID_NONE ? 2u : 1u)) {
+		const char *extra_arg = args->positional[def->id != ID_NONE ? 2 : 1];
+		long seconds;
+		/* "--wait 30": getopt cannot give an optional argument after a space */
+		if ((args->given & OPT_WAIT) && ctl_parse_number(extra_arg, 1, CLI_WAIT_MAX_S, &seconds))
+			return ctl_usage_error("%s: unexpected argument '%s' (for a wait of %ld s, write --wait=%ld)",
+					       def->name, extra_arg, seconds, seconds);
+		return ctl_usage_error("%s: unexpected argument '%s'", def->name, extra_arg);
+	}
 	return 0;
 }
 
@@ -365,7 +436,8 @@ static int ctl_resolve(const struct ctl_args *args, struct cli_endpoint *endpoin
 
 static int ctl_run(const struct ctl_command_def *def, const struct ctl_args *args, struct cli_ctx *ctx)
 {
-	const char *id = def->takes_id ? args->positional[1] : NULL;
+	const char *id = def->id != ID_NONE ? args->positional[1] : NULL;
+	struct cli_workflow_list_options workflows = { args->tenant, args->list.state, args->list.limit, args->list.all };
 
 	switch (def->command) {
 	case CMD_APPLY: return cli_cmd_apply(ctx, args->files, args->n_files);
@@ -378,6 +450,10 @@ static int ctl_run(const struct ctl_command_def *def, const struct ctl_args *arg
 	case CMD_DELETE: return cli_cmd_lifecycle(ctx, CLI_DELETE, id);
 	case CMD_PLANS: return cli_cmd_plans(ctx);
 	case CMD_REGIONS: return cli_cmd_regions(ctx);
+	case CMD_WORKFLOWS: return cli_cmd_workflows(ctx, &workflows);
+	case CMD_WORKFLOW: return cli_cmd_workflow(ctx, id);
+	case CMD_RETRY: return cli_cmd_retry(ctx, id);
+	case CMD_CREDENTIALS: return cli_cmd_credentials(ctx, id);
 	case CMD_NONE: break;
 	}
 	return -EINVAL;
@@ -446,6 +522,7 @@ int main(int argc, char **argv)
 	ctx.out = stdout;
 	ctx.err = stderr;
 	ctx.now_ms = tnd_now_ms();
+	ctx.wait_s = args.wait_s;
 
 	r = ctl_run(def, &args, &ctx);
 

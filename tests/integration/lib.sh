@@ -31,11 +31,14 @@
 # tnd_daemon_kill), tnd_daemon_start_config (tenancyd -f -c FILE),
 # tnd_daemon_kill (SIGKILL) and tnd_daemon_reload (SIGHUP, wait for the
 # verdict).  tnd_curl_as - ... sends no token; tnd_header reads a response
-# header; tnd_assert_problem checks an RFC 9457 answer.
+# header; tnd_assert_problem checks an RFC 9457 answer.  tnd_wait_settled,
+# tnd_wait_phase and tnd_wait_all_settled wait for the reconcile engine
+# after a write.
 #
 # Exit statuses follow automake: 0 pass, 1 fail, 77 skip, 99 hard error.
 # Tunables: TND_START_TIMEOUT (seconds to wait for readiness, default 30),
-# TND_STOP_TIMEOUT (seconds to wait after SIGTERM, default 30).
+# TND_STOP_TIMEOUT (seconds to wait after SIGTERM, default 30),
+# TND_SETTLE_TIMEOUT (seconds to wait for a tenant to settle, default 60).
 #
 # Nothing here needs more than bash and coreutils: readiness is probed
 # through bash's /dev/tcp; only tnd_curl needs the curl program (call
@@ -53,6 +56,8 @@ TND_BODY=
 TND_HTTP_STATUS=
 TND_HEADERS=
 TND_STEP=
+TND_SETTLED_COUNT=
+_tnd_progress=
 
 # --- outcomes ----------------------------------------------------------------
 
@@ -234,18 +239,47 @@ tnd_daemon_start_config() {
 	_tnd_daemon_spawn -f -c "$config" "$@"
 }
 
-# tnd_daemon_kill — SIGKILL the daemon (a crash: no drain, no cleanup) and reap it.
+# _tnd_children PID — the pids of PID's child processes (its workers), one a line.
+_tnd_children() {
+	local stat line fields
+	for stat in /proc/[0-9]*/stat; do
+		read -r line 2>/dev/null <"$stat" || continue
+		# "pid (comm) state ppid ...": comm may hold spaces and parentheses
+		read -r -a fields <<<"${line##*) }"
+		[ "${fields[1]}" = "$1" ] && echo "${line%% *}"
+	done
+}
+
+# _tnd_workers_gone WHEN PID... — fail unless every PID (the workers of a
+# daemon that is gone) exits within TND_STOP_TIMEOUT seconds.
+_tnd_workers_gone() {
+	local when=$1 child
+	shift
+	for child in "$@"; do
+		_tnd_wait_gone "$child" "${TND_STOP_TIMEOUT:-30}" ||
+			tnd_fail "worker process $child still runs ${TND_STOP_TIMEOUT:-30} s $when"
+	done
+}
+
+# tnd_daemon_kill — SIGKILL the daemon (a crash: no drain, no cleanup) and
+# reap it; its workers must notice and exit (they are told by the kernel).
 tnd_daemon_kill() {
+	local children
 	[ -n "$TND_PID" ] || tnd_fail "tnd_daemon_kill: no daemon running"
+	children=$(_tnd_children "$TND_PID")
 	kill -KILL "$TND_PID" 2>/dev/null
 	wait "$TND_PID" 2>/dev/null
 	TND_PID=
+	# shellcheck disable=SC2086 # one pid a word
+	_tnd_workers_gone "after tenancyd was killed" $children
 }
 
-# tnd_daemon_stop — SIGTERM, wait, and require exit status 0 (a clean drain).
+# tnd_daemon_stop — SIGTERM, wait, and require exit status 0 (a clean drain)
+# and that the workers the daemon spawned are gone too.
 tnd_daemon_stop() {
-	local pid=$TND_PID status
+	local pid=$TND_PID status children
 	[ -n "$pid" ] || tnd_fail "tnd_daemon_stop: no daemon running"
+	children=$(_tnd_children "$pid")
 	kill -TERM "$pid" || tnd_fail "cannot signal tenancyd $pid"
 	_tnd_wait_gone "$pid" "${TND_STOP_TIMEOUT:-30}" ||
 		tnd_fail "tenancyd $pid still runs ${TND_STOP_TIMEOUT:-30} s after SIGTERM"
@@ -253,6 +287,8 @@ tnd_daemon_stop() {
 	status=$?
 	TND_PID=
 	[ "$status" -eq 0 ] || tnd_fail "tenancyd exited with status $status after SIGTERM (expected 0)"
+	# shellcheck disable=SC2086 # one pid a word
+	_tnd_workers_gone "after tenancyd stopped" $children
 }
 
 # tnd_daemon_reload [LOG] — SIGHUP the daemon and wait until it logged the
@@ -340,6 +376,113 @@ tnd_curl() {
 # reads a stream of JSON texts (see jsonq.c).
 tnd_json() {
 	"$top_builddir/tests/integration/jsonq" "$@"
+}
+
+# --- waiting for the reconcile engine ------------------------------------------------
+#
+# With isolation plugins configured (tenancyd --dev has three), a write is
+# answered at once and a workflow then brings the data plane and the phase
+# along (docs/reconcile.md): right after PUT the phase is still the old one
+# and status.conditions holds a Reconciling condition.  A test that needs
+# the phase after a write waits for it with these helpers.  They use the
+# admin token and leave the tenant's last document in $TND_BODY.
+# Tunable: TND_SETTLE_TIMEOUT (seconds, default 60).
+
+# _tnd_tenant_progress ID — GET the tenant; set _tnd_progress to "version
+# observedVersion phase desired-phase" and fail the test if a
+# ReconcileFailed condition is there (showing the conditions).
+_tnd_tenant_progress() {
+	local id=$1 version observed phase state
+	tnd_curl GET "/v1/tenants/$id"
+	[ "$TND_HTTP_STATUS" = 200 ] ||
+		tnd_fail "GET /v1/tenants/$id answered $TND_HTTP_STATUS while waiting for it: $TND_BODY"
+	IFS=$'\t' read -r version observed phase state < <(printf '[%s]' "$TND_BODY" |
+		tnd_json -e "" /metadata/version /status/observedVersion /status/phase /spec/state) ||
+		tnd_fail "tenant $id: no version, observedVersion, phase or state in $TND_BODY"
+	# the phase is capitalized ("Active"), the desired state is not ("active")
+	_tnd_progress="$version $observed $phase ${state^}"
+	if printf '%s' "$TND_BODY" | tnd_json -e /status/conditions /type | grep -qx ReconcileFailed; then
+		echo "tenant $id (version, observed, phase, desired: $_tnd_progress) has failed to reconcile:" >&2
+		printf '%s' "$TND_BODY" | tnd_json /status/conditions >&2
+		echo >&2
+		tnd_fail "tenant $id: ReconcileFailed"
+	fi
+}
+
+# _tnd_wait_tenant ID TIMEOUT_S WHAT TEST — poll tenant ID every 50 ms until
+# the shell condition TEST (which may use $version $observed $phase
+# $desired) holds; fail after TIMEOUT_S naming WHAT.
+_tnd_wait_tenant() {
+	local id=$1 timeout=$2 what=$3 test=$4 deadline version observed phase desired
+	deadline=$(($(date +%s%3N) + timeout * 1000))
+	while :; do
+		_tnd_tenant_progress "$id"
+		read -r version observed phase desired <<<"$_tnd_progress"
+		eval "$test" && return 0
+		if [ "$(date +%s%3N)" -ge "$deadline" ]; then
+			echo "tenant $id after ${timeout} s: version $version, observedVersion $observed, phase $phase," \
+				"desired $desired; conditions:" >&2
+			printf '%s' "$TND_BODY" | tnd_json /status/conditions >&2
+			echo >&2
+			tnd_fail "tenant $id is not $what after ${timeout} s"
+		fi
+		sleep 0.05
+	done
+}
+
+# tnd_wait_settled ID [TIMEOUT_S] — wait until tenant ID is settled: its
+# observedVersion is its version and its phase its desired state.  Fails the
+# test with the tenant's conditions on a ReconcileFailed condition or on
+# timeout.  $TND_BODY is then the settled tenant.
+tnd_wait_settled() {
+	# shellcheck disable=SC2016 # evaluated in _tnd_wait_tenant
+	_tnd_wait_tenant "$1" "${2:-${TND_SETTLE_TIMEOUT:-60}}" settled \
+		'[ "$observed" = "$version" ] && [ "$phase" = "$desired" ]'
+}
+
+# tnd_wait_phase ID PHASE [TIMEOUT_S] — wait until tenant ID's phase is PHASE
+# (e.g. Active); fails like tnd_wait_settled.  $TND_BODY is then the tenant.
+tnd_wait_phase() {
+	# shellcheck disable=SC2016 # evaluated in _tnd_wait_tenant
+	_tnd_wait_tenant "$1" "${3:-${TND_SETTLE_TIMEOUT:-60}}" "in phase $2" "[ \"\$phase\" = '$2' ]"
+}
+
+# tnd_wait_all_settled [QUERY [TIMEOUT_S]] — wait until every tenant that
+# GET /v1/tenants?QUERY lists (all pages; e.g. "label=batch=x", or
+# "state=deleted" for tombstones) is settled.  Fails the test naming the
+# tenants with a ReconcileFailed condition as soon as there are any, or the
+# unsettled ones on timeout.  Sets TND_SETTLED_COUNT to the number listed.
+tnd_wait_all_settled() {
+	local query=${1:-} timeout=${2:-${TND_SETTLE_TIMEOUT:-60}} deadline cursor failed unsettled
+	deadline=$(($(date +%s%3N) + timeout * 1000))
+	while :; do
+		: >"$TND_TMP/settle.rows"
+		cursor=
+		while :; do
+			tnd_curl GET "/v1/tenants?limit=1000${query:+&$query}${cursor:+&cursor=$cursor}"
+			[ "$TND_HTTP_STATUS" = 200 ] || tnd_fail "GET /v1/tenants?$query answered $TND_HTTP_STATUS: $TND_BODY"
+			# id version observed phase desired conditions-types
+			printf '%s' "$TND_BODY" | tnd_json -e /items /metadata/id /metadata/version /status/observedVersion \
+				/status/phase /spec/state /status/conditions >>"$TND_TMP/settle.rows" ||
+				tnd_fail "GET /v1/tenants?$query: items without version, status or state"
+			cursor=$(printf '%s' "$TND_BODY" | tnd_json /nextCursor)
+			[ "$cursor" != null ] || break
+		done
+		TND_SETTLED_COUNT=$(wc -l <"$TND_TMP/settle.rows")
+		failed=$(awk -F'\t' 'index($6, "\"ReconcileFailed\"") { print $1 ": " $6 }' "$TND_TMP/settle.rows")
+		[ -z "$failed" ] || tnd_fail "tenants failed to reconcile:
+$failed"
+		# settled: observedVersion is the version and the phase the desired state
+		unsettled=$(awk -F'\t' '{ d = toupper(substr($5, 1, 1)) substr($5, 2) }
+			$3 != $2 || $4 != d { print $1 " (version " $2 ", observed " $3 ", phase " $4 ", desired " d ")" }' \
+			"$TND_TMP/settle.rows")
+		[ -n "$unsettled" ] || return 0
+		if [ "$(date +%s%3N)" -ge "$deadline" ]; then
+			printf '%s\n' "$unsettled" | head -n 20 >&2
+			tnd_fail "$(printf '%s\n' "$unsettled" | wc -l) of $TND_SETTLED_COUNT tenants are not settled after $timeout s"
+		fi
+		sleep 0.2
+	done
 }
 
 # --- assertions: each prints what was expected and what came ---------------------

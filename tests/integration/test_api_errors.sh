@@ -5,7 +5,14 @@
 # Idempotency-Key (also under 8 concurrent requests), X-Request-Id into the
 # lineage, ETag/If-None-Match/HEAD, no-op re-apply, lifecycle sugar and
 # DELETE, search filters and cursor paging over 250 tenants, a
-# tenant-scoped token, the body limit after SIGHUP, and the system routes.
+# tenant-scoped token, the body limit after SIGHUP, the workflow and
+# credentials routes, and the system routes.
+#
+# tenancyd --dev reconciles asynchronously (docs/reconcile.md): a write
+# answers with the phase it found and a Reconciling condition naming the
+# workflow; the phase follows when the workflow is done.  The tests check
+# the immediate answer where it is the contract, and wait for the engine
+# (tnd_wait_settled) before they look at a phase.
 # shellcheck disable=SC2016,SC2119 # awk programs in single quotes; lib functions with optional arguments
 set -u
 . "$top_srcdir/tests/integration/lib.sh"
@@ -74,9 +81,39 @@ sorted_allow() {
 
 uuid_re='^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$'
 
-tnd_step "fixtures"
-put acme 201 "$(manifest acme '' '"labels":{"tier":"gold"}')"
+tnd_step "fixtures: a write answers at once, the engine settles the tenant after"
+put acme 201 "$(manifest acme '' '"labels":{"tier":"gold"}')" -H 'X-Request-Id: itest-rid-create-acme'
+# born Draft, nothing observed yet, and the workflow that will activate it
+tnd_assert_eq "Draft active 1 0" \
+	"$(json /status/phase) $(json /spec/state) $(json /metadata/version) $(json /status/observedVersion)" \
+	"the 201 of an active tenant"
+tnd_assert_eq "1 Reconciling True activate" \
+	"$(json -l /status/conditions) $(json /status/conditions/0/type) $(json /status/conditions/0/status) $(json /status/conditions/0/reason)" \
+	"the 201 carries a Reconciling condition"
+acme_wf=$(json /status/conditions/0/workflow)
+tnd_assert_match "$acme_wf" '^wf-[0-9]{13}-[0-9a-f]{8}$' "the condition names its workflow"
+tnd_curl GET "/v1/workflows/$acme_wf"
+tnd_assert_eq 200 "$TND_HTTP_STATUS" "GET the workflow of the condition"
+tnd_assert_eq "acme activate 1 active itest-rid-create-acme" \
+	"$(json /tenantId) $(json /kind) $(json /targetVersion) $(json /targetState) $(json /requestId)" \
+	"the workflow realizes version 1 for the request"
+tnd_wait_settled acme
+tnd_assert_eq "Active 1 0" "$(json /status/phase) $(json /status/observedVersion) $(json -l /status/conditions)" \
+	"acme once settled: Active, observed, no conditions"
+tnd_curl GET "/v1/workflows/$acme_wf"
+tnd_assert_eq "Succeeded 1" "$(json /state) $(json /step)" "the workflow is done"
+tnd_curl GET /v1/tenants/acme/transitions
+# created by the caller; activated by the engine, under the caller's request id
+tnd_assert_eq "null	Draft	1	admin	itest-rid-create-acme	created
+Draft	Active	1	tenancyd	itest-rid-create-acme	activate" \
+	"$(json -e /items /from /to /version /actor /requestId /reason)" "acme's transitions"
 put drafty 201 "$(manifest drafty '"state":"draft"')"
+# a draft owns no resources: settled at once, no workflow
+tnd_assert_eq "Draft 1 1 0" \
+	"$(json /status/phase) $(json /metadata/version) $(json /status/observedVersion) $(json -l /status/conditions)" \
+	"the 201 of a draft tenant is settled"
+tnd_curl GET /v1/workflows?tenant=drafty
+tnd_assert_eq 0 "$(json -l /items)" "a draft needs no workflow"
 
 # --- 401 ---------------------------------------------------------------------------
 
@@ -399,8 +436,10 @@ post idem resume
 tnd_assert_eq 5 "$(json /metadata/version)" "resume"
 post idem suspend -H 'Idempotency-Key: idem-suspend'
 tnd_assert_eq 200 "$TND_HTTP_STATUS" "replayed keyed suspend"
-tnd_assert_eq 4 "$(json /metadata/version)" "a replay answers what the first request got"
-tnd_assert_eq Active "$(tnd_curl GET /v1/tenants/idem && json /status/phase)" "a replay changes nothing"
+tnd_assert_eq "4 suspended" "$(json /metadata/version) $(json /spec/state)" "a replay answers what the first request got"
+tnd_wait_settled idem
+tnd_assert_eq "5 active Active" "$(json /metadata/version) $(json /spec/state) $(json /status/phase)" \
+	"a replay changes nothing"
 tnd_assert_eq 5 "$(lineage_length idem)" "versions after the replayed suspend"
 
 tnd_step "Idempotency-Key: 8 concurrent requests with one key"
@@ -463,9 +502,15 @@ tnd_assert_eq itest-rid-apply-3 "$(json /requestId)" "requestId of version 3"
 tnd_assert_eq admin "$(json /actor)" "actor of version 3"
 tnd_curl GET /v1/tenants/acme/versions
 tnd_assert_eq itest-rid-suspend-4 "$(json /items/3/requestId)" "requestId of version 4 in the list"
+# the engine records the phase change when the suspend workflow is done, as
+# actor tenancyd, under the request id of the request that asked for it
+tnd_wait_settled acme
 tnd_curl GET /v1/tenants/acme/transitions
-tnd_assert_eq "Active	Suspended	4	itest-rid-suspend-4	suspended" \
-	"$(json -e /items /from /to /version /requestId /reason | tail -n 1)" "the transition carries the request id"
+tnd_assert_eq "Active	Suspended	4	tenancyd	itest-rid-suspend-4	suspend" \
+	"$(json -e /items /from /to /version /actor /requestId /reason | tail -n 1)" "the transition carries the request id"
+tnd_assert_eq "null	Draft	1	admin	itest-rid-create-acme	created" \
+	"$(json -e /items /from /to /version /actor /requestId /reason | head -n 1)" \
+	"the creation carries the caller's request id"
 post acme resume
 
 # --- ETag, If-None-Match, HEAD --------------------------------------------------------
@@ -542,19 +587,34 @@ tnd_assert_eq "Calm Company" "$(json /metadata/displayName)" "the change is appl
 # --- lifecycle -------------------------------------------------------------------------
 
 tnd_step "lifecycle sugar, DELETE and /transitions"
+# immediate WHAT — the answer of the last write: the phase it found, the
+# new desired state and version, and the Reconciling condition's reason
+immediate() {
+	tnd_assert_eq "$1" "$(json /status/phase) $(json /spec/state) $(json /metadata/version) $(json /status/conditions/0/type) $(json /status/conditions/0/reason)" \
+		"$2"
+}
 put cycle 201 "$(manifest cycle '"state":"draft"')"
-tnd_assert_eq Draft "$(json /status/phase)" "born Draft"
+tnd_assert_eq "Draft 1" "$(json /status/phase) $(json /status/observedVersion)" "born Draft, and settled"
 put cycle 200 "$(manifest cycle '"state":"active"')" -H 'X-Request-Id: cycle-activate'
-tnd_assert_eq Active "$(json /status/phase)" "activated by apply"
+immediate "Draft active 2 Reconciling activate" "the answer to an activating apply"
+tnd_wait_settled cycle
+tnd_assert_eq "Active 2" "$(json /status/phase) $(json /status/observedVersion)" "activated by apply"
 post cycle suspend -H 'X-Request-Id: cycle-suspend'
 tnd_assert_eq 200 "$TND_HTTP_STATUS" "suspend"
+immediate "Active suspended 3 Reconciling suspend" "the answer to suspend"
+tnd_wait_settled cycle
 tnd_assert_eq "Suspended suspended 3" "$(json /status/phase) $(json /spec/state) $(json /metadata/version)" "after suspend"
 post cycle suspend
 tnd_assert_eq 200 "$TND_HTTP_STATUS" "suspend again"
-tnd_assert_eq 3 "$(json /metadata/version)" "suspending a Suspended tenant makes no version"
+tnd_assert_eq "3 Suspended 0" "$(json /metadata/version) $(json /status/phase) $(json -l /status/conditions)" \
+	"suspending a Suspended tenant makes no version and no workflow"
 post cycle resume -H 'X-Request-Id: cycle-resume'
+immediate "Suspended active 4 Reconciling resume" "the answer to resume"
+tnd_wait_settled cycle
 tnd_assert_eq "Active active 4" "$(json /status/phase) $(json /spec/state) $(json /metadata/version)" "after resume"
 post cycle archive -H 'X-Request-Id: cycle-archive'
+immediate "Active archived 5 Reconciling archive" "the answer to archive"
+tnd_wait_settled cycle
 tnd_assert_eq "Archived archived 5" "$(json /status/phase) $(json /spec/state) $(json /metadata/version)" "after archive"
 post cycle resume
 tnd_assert_problem 409 invalid-transition "resume an Archived tenant"
@@ -563,6 +623,9 @@ post cycle suspend
 tnd_assert_problem 409 invalid-transition "suspend an Archived tenant"
 tnd_curl DELETE /v1/tenants/cycle -H 'X-Request-Id: cycle-delete'
 tnd_assert_eq 200 "$TND_HTTP_STATUS" "DELETE an Archived tenant"
+# its resources are destroyed by a workflow: the phase follows
+immediate "Archived deleted 6 Reconciling delete" "the answer to DELETE"
+tnd_wait_settled cycle
 tnd_assert_eq "Deleted 6" "$(json /status/phase) $(json /metadata/version)" "after DELETE"
 tnd_curl GET /v1/tenants/cycle
 tnd_assert_eq "200 Deleted" "$TND_HTTP_STATUS $(json /status/phase)" "the tombstone is still readable"
@@ -573,13 +636,15 @@ tnd_assert_eq "suspended business shared" \
 	"$(json /manifest/spec/state) $(json /manifest/spec/plan) $(json /manifest/spec/isolation)" \
 	"a lifecycle version changes only spec.state"
 tnd_curl GET /v1/tenants/cycle/transitions
-tnd_assert_eq "null	Draft	1	created
-Draft	Active	2	applied	cycle-activate
-Active	Suspended	3	suspended	cycle-suspend
-Suspended	Active	4	resumed	cycle-resume
-Active	Archived	5	archived	cycle-archive
-Archived	Deleted	6	deleted	cycle-delete" \
-	"$(json -e /items /from /to /version /reason /requestId | sed '1s/\t[^\t]*$//')" "transitions of cycle"
+# each phase change after the creation is recorded by the engine (actor
+# tenancyd, the workflow's kind as reason) with the request id of the write
+tnd_assert_eq "null	Draft	1	admin	created
+Draft	Active	2	tenancyd	activate	cycle-activate
+Active	Suspended	3	tenancyd	suspend	cycle-suspend
+Suspended	Active	4	tenancyd	resume	cycle-resume
+Active	Archived	5	tenancyd	archive	cycle-archive
+Archived	Deleted	6	tenancyd	delete	cycle-delete" \
+	"$(json -e /items /from /to /version /actor /reason /requestId | sed '1s/\t[^\t]*$//')" "transitions of cycle"
 tnd_assert_eq null "$(json /next)" "one page of transitions"
 tnd_assert_eq "$(json -e /items /seq | LC_ALL=C sort -n)" "$(json -e /items /seq)" "transition seqs increase"
 tnd_curl GET /v1/tenants/cycle/transitions?limit=2
@@ -631,6 +696,9 @@ for n in $(seq 0 249); do
 	printf '%s %s %s %s %s %s %s\n' "$id" "$state" "$plan" "$isolation" "$region" "${colors[n % 4]}" \
 		"${sizes[n % 5]}" >>"$TND_TMP/search.expect"
 done
+# the search is by phase: wait until the engine has activated them all
+tnd_wait_all_settled label=batch=search 120
+tnd_assert_eq 250 "$TND_SETTLED_COUNT" "settled search tenants"
 tnd_curl GET /v1/tenants/s-014
 tnd_assert_eq "enterprise dedicated us-east-1" \
 	"$(json /spec/plan) $(json /status/placement/isolation) $(json /status/placement/region)" "placement of s-014"
@@ -738,6 +806,7 @@ tnd_assert_eq 201 "$TND_HTTP_STATUS" "2.2 kB body after the limit is back to 1 M
 
 tnd_step "a tenant-scoped token"
 put zulu-tenant 201 "$(manifest zulu-tenant)"
+tnd_wait_settled zulu-tenant # listed with ?state=active below
 tenant_token=tnd_$(head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')
 [ ${#tenant_token} = 47 ] || tnd_hard_error "generated token has ${#tenant_token} characters"
 printf 'zulu-reader tenant sha256:%s zulu-tenant\n' "$(printf '%s' "$tenant_token" | sha256sum | cut -d' ' -f1)" \
@@ -785,6 +854,93 @@ tnd_assert_eq 200 "$TND_HTTP_STATUS" "tenant token: plans"
 tnd_curl_as "$TND_TMP/tenant.token" GET /v1/regions
 tnd_assert_eq 200 "$TND_HTTP_STATUS" "tenant token: regions"
 tnd_assert_eq 1 "$(version_of zulu-tenant)" "the tenant token changed nothing"
+
+# --- workflows and credentials ------------------------------------------------------------
+
+tnd_step "GET /v1/workflows: filters, paging, errors"
+tnd_curl GET /v1/workflows?tenant=cycle
+tnd_assert_eq 200 "$TND_HTTP_STATUS" "workflows of cycle"
+# one per version that changed the data plane, oldest first; version 1 was a draft
+tnd_assert_eq "activate	2	active	Succeeded
+suspend	3	suspended	Succeeded
+resume	4	active	Succeeded
+archive	5	archived	Succeeded
+delete	6	deleted	Succeeded" "$(json -e /items /kind /targetVersion /targetState /state)" "cycle's workflows"
+tnd_assert_eq "cycle-activate cycle-suspend cycle-resume cycle-archive cycle-delete " \
+	"$(json -e /items /requestId | tr '\n' ' ')" "each workflow carries the request id of its write"
+tnd_assert_eq null "$(json /nextCursor)" "one page"
+cycle_wfs=$(json -e /items /id)
+: >"$TND_TMP/wf.paged"
+cursor='' pages=0
+while :; do
+	tnd_curl GET "/v1/workflows?tenant=cycle&limit=2${cursor:+&cursor=$cursor}"
+	tnd_assert_eq 200 "$TND_HTTP_STATUS" "workflows page $pages"
+	json -e /items /id >>"$TND_TMP/wf.paged"
+	pages=$((pages + 1))
+	cursor=$(json /nextCursor)
+	[ "$cursor" != null ] || break
+	[ "$pages" -lt 10 ] || tnd_fail "more than 10 pages of workflows"
+done
+tnd_assert_eq 3 "$pages" "5 workflows in pages of 2"
+tnd_assert_eq "$cycle_wfs" "$(cat "$TND_TMP/wf.paged")" "the pages hold every workflow once, in order"
+tnd_curl GET "/v1/workflows?tenant=cycle&state=Succeeded&limit=1000"
+tnd_assert_eq 5 "$(json -l /items)" "state=Succeeded"
+tnd_curl GET "/v1/workflows?tenant=cycle&state=Failed"
+tnd_assert_eq 0 "$(json -l /items)" "state=Failed"
+for query in state=bogus state=failed limit=0 limit=1001 limit=x cursor=nope; do
+	tnd_curl GET "/v1/workflows?$query"
+	tnd_assert_problem 400 bad-request "GET /v1/workflows?$query"
+done
+tnd_curl GET /v1/workflows/wf-0000000000000-00000000
+tnd_assert_problem 404 not-found "an unknown workflow"
+tnd_curl_as "$TND_VIEWER_TOKEN_FILE" GET "/v1/workflows/$acme_wf"
+tnd_assert_eq "200 acme" "$TND_HTTP_STATUS $(json /tenantId)" "a viewer may read workflows"
+
+tnd_step "POST /v1/workflows/{id}/retry"
+tnd_curl POST "/v1/workflows/$acme_wf/retry"
+tnd_assert_problem 409 conflict "retry of a Succeeded workflow"
+tnd_assert_contains "$(json /detail)" "only a Failed workflow can be retried" "the 409 says why"
+tnd_curl_as "$TND_OPERATOR_TOKEN_FILE" POST "/v1/workflows/$acme_wf/retry"
+tnd_assert_problem 409 conflict "an operator may retry, but not a Succeeded workflow"
+tnd_curl_as "$TND_VIEWER_TOKEN_FILE" POST "/v1/workflows/$acme_wf/retry"
+tnd_assert_problem 403 forbidden "a viewer may not retry"
+tnd_curl POST /v1/workflows/wf-0000000000000-00000000/retry
+tnd_assert_problem 404 not-found "retry of an unknown workflow"
+tnd_curl GET "/v1/workflows/$acme_wf"
+tnd_assert_eq "Succeeded 0" "$(json /state) $(json /attempts)" "refused retries changed nothing"
+
+tnd_step "a tenant token sees its own workflows only"
+tnd_curl_as "$TND_TMP/tenant.token" GET /v1/workflows
+tnd_assert_eq 200 "$TND_HTTP_STATUS" "tenant token: workflows"
+tnd_assert_eq zulu-tenant "$(json -e /items /tenantId | sort -u)" "tenant token: only its own workflows"
+tnd_curl_as "$TND_TMP/tenant.token" GET /v1/workflows?tenant=acme
+tnd_assert_problem 404 not-found "tenant token: workflows of another tenant"
+tnd_curl_as "$TND_TMP/tenant.token" GET "/v1/workflows/$acme_wf"
+tnd_assert_problem 404 not-found "tenant token: a workflow of another tenant"
+
+tnd_step "GET /v1/tenants/{id}/credentials is for admins"
+tnd_curl GET /v1/tenants/acme/credentials
+tnd_assert_eq 200 "$TND_HTTP_STATUS" "credentials as admin"
+tnd_assert_eq "acme t_acme" "$(json /tenantId) $(json /username)" "tenant and username"
+tnd_assert_match "$(json /password)" '^[A-Za-z0-9+/=_-]{20,}$' "a generated password"
+tnd_assert_match "$(json /keyId)" '^[0-9a-f]+$' "the sealing key's id"
+acme_password=$(json /password)
+tnd_curl GET /v1/tenants/acme/credentials
+tnd_assert_eq "$acme_password" "$(json /password)" "the password is stable"
+tnd_curl GET /v1/tenants/zulu-tenant/credentials
+[ "$(json /password)" != "$acme_password" ] || tnd_fail "two tenants got the same password"
+for token in "$TND_OPERATOR_TOKEN_FILE" "$TND_VIEWER_TOKEN_FILE" "$TND_TMP/tenant.token"; do
+	tnd_curl_as "$token" GET /v1/tenants/zulu-tenant/credentials
+	tnd_assert_problem 403 forbidden "credentials with $(basename "$token")"
+	tnd_assert_not_contains "$TND_BODY" password "a refusal shows no password"
+done
+tnd_curl GET /v1/tenants/drafty/credentials
+tnd_assert_problem 404 not-found "a draft tenant has no credentials"
+tnd_curl GET /v1/tenants/cycle/credentials
+tnd_assert_problem 404 not-found "a deleted tenant's credentials are gone"
+tnd_curl GET /v1/tenants/no-such-tenant/credentials
+tnd_assert_problem 404 not-found "credentials of an unknown tenant"
+tnd_assert_not_contains "$(cat "$TND_DAEMON_LOG")" "$acme_password" "the password in the daemon's log"
 
 # --- system routes and the catalogue -------------------------------------------------------
 

@@ -12,8 +12,13 @@
 # Then, on the last restart, every acknowledged write must be there: the
 # tenant exists, its metadata.version is at least the highest acknowledged
 # one, /versions lists every acknowledged version with its request id and
-# label, and every tenant's lineage is exactly 1..metadata.version.  Finally,
-# with the daemon stopped, SQLite's integrity and foreign key checks.
+# label, and every tenant's lineage is exactly 1..metadata.version.  The
+# reconcile engine was killed mid-workflow too: after the last restart every
+# tenant must settle (the orchestrator resumes its workflows from their
+# checkpoints, the controller's resync starts what is missing), no workflow
+# may have failed, and every tenant's data-plane role must exist.  Each kill
+# must also take the daemon's workers with it.  Finally, with the daemon
+# stopped, SQLite's integrity and foreign key checks.
 #
 # TND_CRASH_CYCLES sets the number of kills (default 12).
 # shellcheck disable=SC2119 # lib functions with optional arguments
@@ -189,6 +194,29 @@ echo "checked $n_acks acknowledged writes ($creates creates, $((n_acks - creates
 	"$n_tenants tenants and $n_versions versions after $cycles kill -9 restarts"
 tnd_assert_eq "$writers" "$(awk '$1 ~ /^crash-hot-/ { split($1, p, "-"); print p[3] }' "$TND_TMP/acks" | sort -u | wc -l)" \
 	"every writer had acknowledged updates"
+
+tnd_step "every tenant is reconciled after the last restart"
+start=$(date +%s%3N)
+tnd_wait_all_settled "" 300
+tnd_assert_eq "$n_tenants" "$TND_SETTLED_COUNT" "settled tenants"
+echo "all $n_tenants tenants settled $(($(date +%s%3N) - start)) ms after the checks began"
+tnd_curl GET '/v1/workflows?state=Failed&limit=1000'
+tnd_assert_eq 200 "$TND_HTTP_STATUS" "GET /v1/workflows?state=Failed"
+tnd_assert_eq 0 "$(printf '%s' "$TND_BODY" | tnd_json -l /items)" "failed workflows: $TND_BODY"
+tnd_curl GET '/v1/workflows?state=Running&limit=1000'
+tnd_assert_eq 0 "$(printf '%s' "$TND_BODY" | tnd_json -l /items)" "running workflows of settled tenants"
+# what the data plane reported: every tenant has its own role
+: >"$TND_TMP/roles"
+cursor=
+while :; do
+	tnd_curl GET "/v1/tenants?limit=1000${cursor:+&cursor=$cursor}"
+	printf '%s' "$TND_BODY" | tnd_json -e /items /metadata/id /status/placement/resources/role >>"$TND_TMP/roles" ||
+		tnd_fail "a settled tenant has no status.placement.resources.role"
+	cursor=$(printf '%s' "$TND_BODY" | tnd_json /nextCursor)
+	[ "$cursor" != null ] || break
+done
+tnd_assert_eq "" "$(awk -F'\t' '{ want = "t_" $1; gsub("-", "_", want) } $2 != want' "$TND_TMP/roles")" \
+	"tenants whose role is not t_<id>"
 
 tnd_step "the registry is intact"
 tnd_daemon_stop

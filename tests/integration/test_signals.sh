@@ -3,7 +3,8 @@
 # broken configs (exit status, "file:line: cause"), --list-plugins, usage
 # errors; SIGHUP with a good change and with broken files (the old config
 # stays); SIGUSR1 after log rotation; a second daemon on the same pid file;
-# SIGTERM while requests are in flight (drain, exit 0, /readyz 503), and a
+# SIGTERM while requests are in flight (drain, exit 0, /readyz 503, the
+# workers gone, the interrupted workflows resumed after a restart), and a
 # drain cut short by drain_timeout.
 # shellcheck disable=SC2119 # lib functions with optional arguments
 set -u
@@ -39,7 +40,8 @@ good=$TND_TMP/check/tenancyd.conf
 [ -f "$good" ] || tnd_fail "tenancyd --dev -t wrote no $good"
 tnd_run "$tenancyd" -t -c "$good"
 tnd_assert_rc 0 "tenancyd -t -c tenancyd.conf"
-tnd_assert_eq "$good: configuration ok (5 region(s), 3 plan(s), 1 plugin(s))" "$TND_OUT" "-t verdict"
+# the storage plugin and the three isolation plugins of the embedded data plane
+tnd_assert_eq "$good: configuration ok (5 region(s), 3 plan(s), 4 plugin(s))" "$TND_OUT" "-t verdict"
 tnd_assert_eq "" "$TND_ERR" "-t of a good config prints no warning"
 tnd_run "$tenancyd" --test-config --config "$good"
 tnd_assert_rc 0 "long options --test-config --config"
@@ -96,7 +98,11 @@ tnd_run "$tenancyd" --list-plugins -c "$good"
 tnd_assert_rc 0 "tenancyd --list-plugins"
 tnd_assert_match "$TND_OUT" '^NAME +KIND +VERSION +ABI +FILE$' "plugin table header"
 tnd_assert_match "$TND_OUT" "^sqlite +storage +${version//./\\.} +${abi//./\\.} +/.*/sqlite\\.so\$" "the sqlite plugin's row"
-tnd_assert_eq 2 "$(printf '%s\n' "$TND_OUT" | wc -l)" "one plugin configured, one row"
+for plugin in embedded_shared_schema embedded_dedicated_db embedded_hybrid; do
+	tnd_assert_match "$TND_OUT" "^$plugin +isolation +${version//./\\.} +${abi//./\\.} +/.*/$plugin\\.so\$" \
+		"the $plugin plugin's row"
+done
+tnd_assert_eq 5 "$(printf '%s\n' "$TND_OUT" | wc -l)" "four plugins configured, a header and four rows"
 tnd_run "$tenancyd" --list-plugins -c "$TND_TMP/unknown-key.conf"
 tnd_assert_rc 1 "--list-plugins with a broken config"
 tnd_assert_contains "$TND_ERR" "unknown setting 'daemon.bogus_key'" "--list-plugins names the config error"
@@ -287,7 +293,9 @@ await_connections() {
 # sigterm_and_time — SIGTERM the daemon, wait for it; set exit_status and
 # drain_ms (time from the signal to the exit).
 sigterm_and_time() {
-	local start
+	local start workers
+	workers=$(_tnd_children "$TND_PID")
+	[ -n "$workers" ] || tnd_fail "tenancyd $TND_PID runs no worker processes"
 	start=$(now_ms)
 	kill -TERM "$TND_PID"
 	_tnd_wait_gone "$TND_PID" 60 || tnd_fail "tenancyd still runs 60 s after SIGTERM"
@@ -295,6 +303,8 @@ sigterm_and_time() {
 	wait "$TND_PID"
 	exit_status=$?
 	TND_PID=
+	# shellcheck disable=SC2086 # one pid a word
+	_tnd_workers_gone "after the drain" $workers
 }
 
 tnd_step "SIGTERM drains 50 in-flight applies and exits 0"
@@ -351,10 +361,13 @@ case $codes in
 	echo "note: no /readyz probe landed in the drain window (codes: $(sort "$TND_TMP/readyz.codes" | uniq -c | tr '\n' ' '))" ;;
 esac
 
-tnd_step "after the drain every acknowledged apply is there"
+tnd_step "after the drain every acknowledged apply is there, and is reconciled"
 tnd_daemon_restart
 tnd_curl GET '/v1/tenants?label=batch=drain&limit=1000'
 tnd_assert_eq "$(sort "$TND_TMP/drain.created")" "$(json -e /items /metadata/id)" "tenants after the restart"
+# workflows the stop interrupted resume from their checkpoints
+tnd_wait_all_settled label=batch=drain
+tnd_assert_eq "$created" "$TND_SETTLED_COUNT" "settled drain tenants"
 
 tnd_step "drain_timeout cuts off what is still running, and the exit is still 0"
 sed -i 's/^api: {$/api: {\n  drain_timeout = 1;/' "$conf"
