@@ -94,3 +94,37 @@ int lifecycle_check(enum tnd_phase from, enum tnd_phase to, struct tnd_error *er
 		      *allowed ? allowed : "none");
 	return -EPERM;
 }
+
+int lifecycle_path(enum tnd_phase from, enum tnd_phase to, enum tnd_phase ret_path[5])
+{
+	enum tnd_phase previous[5];
+	enum tnd_phase queue[5];
+	bool seen[5] = { false };
+	size_t head = 0, tail = 0;
+	int n = 0;
+
+	if (from < TND_PHASE_DRAFT || from > TND_PHASE_DELETED || to < TND_PHASE_DRAFT || to > TND_PHASE_DELETED)
+		return -1;
+	if (from == to)
+		return 0;
+	/* breadth first over the five phases */
+	queue[tail++] = from;
+	seen[from] = true;
+	while (head < tail) {
+		enum tnd_phase p = queue[head++];
+		for (int q = TND_PHASE_DRAFT; q <= TND_PHASE_DELETED; q++) {
+			if (seen[q] || !lifecycle_transition_allowed(p, (enum tnd_phase)q))
+				continue;
+			seen[q] = true;
+			previous[q] = p;
+			queue[tail++] = (enum tnd_phase)q;
+		}
+	}
+	if (!seen[to])
+		return -1;
+	for (enum tnd_phase p = to; p != from; p = previous[p])
+		n++;
+	for (enum tnd_phase p = to, i = (enum tnd_phase)(n - 1); p != from; p = previous[p], i--)
+		ret_path[i] = p;
+	return n;
+}

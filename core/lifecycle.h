@@ -42,6 +42,16 @@ bool lifecycle_transition_allowed(enum tnd_phase from, enum tnd_phase to);
  */
 int lifecycle_check(enum tnd_phase from, enum tnd_phase to, struct tnd_error *err);
 
+/**
+ * The shortest sequence of allowed transitions from @from to @to (@ret_path
+ * holds every phase after @from, ending with @to).
+ * Returns its length (0 when @from == @to), or -1 when @to is unreachable.
+ * A workflow that jumps phases (a suspend that overtook an activation)
+ * records the path it stands for, so the history only holds transitions
+ * the lifecycle allows.
+ */
+int lifecycle_path(enum tnd_phase from, enum tnd_phase to, enum tnd_phase ret_path[5]);
+
 /** The states a manifest's spec.state may ask for (everything but deleted,
  *  which only DELETE requests). */
 bool lifecycle_state_requestable(enum tnd_phase phase);

@@ -35,7 +35,7 @@
 
 #define LOG_COMPONENT "orchestrator"
 
-#define ORCH_TICK_MS 250
+#define ORCH_TICK_MS 100
 #define ORCH_SCAN_PAGE 200
 #define ORCH_MAX_DISPATCHES 3
 

@@ -56,8 +56,22 @@ static void checkpoint_finish(struct tenant_row *next, const struct workflow *wf
 	char when[32];
 
 	if (next->phase != target) {
-		registry_txn_add_transition(txn, next->id, next->phase, target, wf->target_version, "tenancyd",
-					    request_id ? request_id : wf->id, wf->kind, now);
+		enum tnd_phase path[5];
+		int n = lifecycle_path(next->phase, target, path);
+		enum tnd_phase from = next->phase;
+
+		/* one record per allowed hop (Draft → Active → Suspended when a
+		 * suspend overtook the activation); an impossible jump is recorded
+		 * as it happened rather than hidden */
+		if (n <= 0) {
+			path[0] = target;
+			n = 1;
+		}
+		for (int i = 0; i < n; i++) {
+			registry_txn_add_transition(txn, next->id, from, path[i], wf->target_version, "tenancyd",
+						    request_id ? request_id : wf->id, wf->kind, now);
+			from = path[i];
+		}
 		next->phase = target;
 		json_object_set_new(next->status, "phase", json_string(lifecycle_phase_name(target)));
 		tnd_format_time(now, when);

@@ -164,6 +164,21 @@ static int reconcile_list_active(struct registry *reg, const char *tenant_id, st
 	return registry_workflow_list(reg, &query, reconcile_collect_active, list, err);
 }
 
+/* Active workflows, and Failed ones: a newer desire makes both obsolete
+ * (a Failed workflow of an old version could never be retried, and would
+ * keep alerting). */
+static int reconcile_list_replaceable(struct registry *reg, const char *tenant_id,
+				      struct reconcile_active_list *list, struct tnd_error *err)
+{
+	struct tnd_workflow_query failed = { .size = sizeof(failed), .tenant_id = tenant_id, .state = "Failed",
+					     .limit = 1000 };
+	int r = reconcile_list_active(reg, tenant_id, list, err);
+
+	if (r < 0)
+		return r;
+	return registry_workflow_list(reg, &failed, reconcile_collect_active, list, err);
+}
+
 static void reconcile_list_free(struct reconcile_active_list *list)
 {
 	for (size_t i = 0; i < list->n; i++)
@@ -261,7 +276,7 @@ int reconcile_attach(struct registry *reg, const struct tnd_conf *conf, struct r
 			    false, &plan);
 	/* one active workflow per tenant: the newest desire wins */
 	if (before) {
-		r = reconcile_list_active(reg, next->id, &active, err);
+		r = reconcile_list_replaceable(reg, next->id, &active, err);
 		if (r < 0)
 			return r;
 		for (size_t i = 0; i < active.n; i++) {

@@ -282,6 +282,10 @@ json_t *workflow_to_json(const struct workflow *wf)
 	json_object_set(out, "error", json_object_get(wf->doc, "error"));
 	if (json_object_get(wf->doc, "drift"))
 		json_object_set(out, "drift", json_object_get(wf->doc, "drift"));
+	if (json_object_get(wf->doc, "supersededBy"))
+		json_object_set(out, "supersededBy", json_object_get(wf->doc, "supersededBy"));
+	if (json_object_get(wf->doc, "retriedBy"))
+		json_object_set(out, "retriedBy", json_object_get(wf->doc, "retriedBy"));
 	json_object_set(out, "plugin", json_object_get(wf->doc, "plugin"));
 	json_object_set(out, "region", json_object_get(wf->doc, "region"));
 	json_object_set(out, "requestId", json_object_get(wf->doc, "requestId"));

@@ -162,12 +162,20 @@ static int catalog_open(const char *path, bool create, int busy_timeout_ms, cons
 	embedded_busy_wait(db, busy_timeout_ms);
 	sqlite3_extended_result_codes(db, 1);
 	if (create) {
-		/* WAL, so that a consumer logging in never waits for a worker. */
-		rc = sqlite3_exec(db, "PRAGMA journal_mode = WAL", NULL, NULL, NULL);
-		if (rc == SQLITE_OK)
-			rc = sqlite3_exec(db, "PRAGMA synchronous = FULL", NULL, NULL, NULL);
-		if (rc == SQLITE_OK)
-			rc = sqlite3_exec(db, create_sql, NULL, NULL, NULL);
+		/* WAL, so that a consumer logging in never waits for a worker.
+		 * Workers creating a fresh catalog at the same moment can meet
+		 * SQLITE_BUSY that no busy handler sees (switching the journal
+		 * mode, or recovering the WAL index): try again for a while. */
+		for (int waited_ms = 0;; waited_ms++) {
+			rc = sqlite3_exec(db, "PRAGMA journal_mode = WAL", NULL, NULL, NULL);
+			if (rc == SQLITE_OK)
+				rc = sqlite3_exec(db, "PRAGMA synchronous = FULL", NULL, NULL, NULL);
+			if (rc == SQLITE_OK)
+				rc = sqlite3_exec(db, create_sql, NULL, NULL, NULL);
+			if ((rc & 0xff) != SQLITE_BUSY || waited_ms >= busy_timeout_ms)
+				break;
+			usleep(1000);
+		}
 		r = rc == SQLITE_OK ? 0 : embedded_sqlite_fail(err, db, rc, path);
 	} else {
 		r = catalog_table_exists(db, table, err);

@@ -105,9 +105,46 @@ static void test_requestable(void **state)
 	assert_false(lifecycle_state_requestable(TND_PHASE_INVALID));
 }
 
+/* The history a jumping workflow records must be made of allowed hops. */
+static void test_paths(void **state)
+{
+	enum tnd_phase path[5];
+
+	(void)state;
+	assert_int_equal(lifecycle_path(TND_PHASE_ACTIVE, TND_PHASE_ACTIVE, path), 0);
+	assert_int_equal(lifecycle_path(TND_PHASE_DRAFT, TND_PHASE_ACTIVE, path), 1);
+	assert_int_equal(path[0], TND_PHASE_ACTIVE);
+	assert_int_equal(lifecycle_path(TND_PHASE_DRAFT, TND_PHASE_SUSPENDED, path), 2);
+	assert_int_equal(path[0], TND_PHASE_ACTIVE);
+	assert_int_equal(path[1], TND_PHASE_SUSPENDED);
+	assert_int_equal(lifecycle_path(TND_PHASE_DRAFT, TND_PHASE_ARCHIVED, path), 2);
+	assert_int_equal(path[1], TND_PHASE_ARCHIVED);
+	/* Active → Deleted goes through Archived */
+	assert_int_equal(lifecycle_path(TND_PHASE_ACTIVE, TND_PHASE_DELETED, path), 2);
+	assert_int_equal(path[0], TND_PHASE_ARCHIVED);
+	assert_int_equal(path[1], TND_PHASE_DELETED);
+	/* nothing leaves Deleted, nothing returns to Draft */
+	assert_int_equal(lifecycle_path(TND_PHASE_DELETED, TND_PHASE_ACTIVE, path), -1);
+	assert_int_equal(lifecycle_path(TND_PHASE_ACTIVE, TND_PHASE_DRAFT, path), -1);
+	assert_int_equal(lifecycle_path(TND_PHASE_INVALID, TND_PHASE_ACTIVE, path), -1);
+	/* every hop of every path is an allowed transition */
+	for (int a = TND_PHASE_DRAFT; a <= TND_PHASE_DELETED; a++)
+		for (int b = TND_PHASE_DRAFT; b <= TND_PHASE_DELETED; b++) {
+			int n = lifecycle_path((enum tnd_phase)a, (enum tnd_phase)b, path);
+			enum tnd_phase from = (enum tnd_phase)a;
+			for (int i = 0; i < n; i++) {
+				assert_true(lifecycle_transition_allowed(from, path[i]));
+				from = path[i];
+			}
+			if (n > 0)
+				assert_int_equal(from, b);
+		}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_paths),
 		cmocka_unit_test(test_table),
 		cmocka_unit_test(test_messages),
 		cmocka_unit_test(test_names),

@@ -240,8 +240,10 @@ static int worker_run(const struct eh *h, int worker)
 			snprintf(tenant, sizeof(tenant), "w%d-tenant-%d", worker, i);
 		request = eh_request(h, tenant, "active", eh_password(tenant));
 		tnd_buf_init(&out);
-		if (h->ops->provision(h->ctx, host_json(request), &out, &err) != 0)
+		if (h->ops->provision(h->ctx, host_json(request), &out, &err) != 0) {
+			fprintf(stderr, "worker %d: provision of %s failed: %s\n", worker, tenant, err.message);
 			failures++;
+		}
 		tnd_buf_free(&out);
 		json_decref(request);
 	}
