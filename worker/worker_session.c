@@ -243,7 +243,15 @@ static void session_on_signal(struct session *s)
 	if (read(s->opts->signal_fd, &info, sizeof(info)) != (ssize_t)sizeof(info))
 		return;
 	worker_log(TND_LOG_NOTICE, "%s: exiting", strsignal((int)info.ssi_signo));
-	if (s->dealer && s->welcomed) {
+	/*
+	 * A local worker says no BYE: its core sees the exit itself (waitpid)
+	 * and hands the task on at once.  And a signal may mean that the core
+	 * died (PR_SET_PDEATHSIG; it fires when the forking thread exits, so
+	 * getppid() may not show it yet): a BYE would then wait in the socket
+	 * for whatever binds the endpoint next -- a core restarted on the same
+	 * state dir, whose own fresh local-<n> would be dropped as gone.
+	 */
+	if (s->dealer && s->welcomed && !s->opts->spawned_by_core) {
 		/* the core re-dispatches our task at once instead of waiting out the lease */
 		zmq_setsockopt(s->dealer, ZMQ_LINGER, &linger, sizeof(linger));
 		session_send(s, WORKER_MSG_BYE, NULL);
