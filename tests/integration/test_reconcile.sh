@@ -310,6 +310,47 @@ tnd_curl GET "/v1/tenants/rc-super/transitions"
 tnd_assert_eq "null>Draft Draft>Active" "$(rcl_json -e /items /from /to | tr '\t\n' '> ' | sed 's/ $//')" \
 	"rc-super went Active once"
 
+tnd_step "a draft deleted while its superseded activation still runs: nothing is left"
+# the activation's provision is on a stopped worker; archive, then delete,
+# supersede it while the tenant is still a Draft
+mapfile -t workers < <(rcl_workers)
+kill -STOP "${workers[@]}"
+rcl_apply rc-ghost enterprise hybrid
+tnd_assert_eq 201 "$TND_HTTP_STATUS" "PUT rc-ghost"
+tnd_curl POST /v1/tenants/rc-ghost/archive
+tnd_assert_eq 200 "$TND_HTTP_STATUS" "archive rc-ghost (still a Draft)"
+tnd_curl DELETE /v1/tenants/rc-ghost
+tnd_assert_eq 200 "$TND_HTTP_STATUS" "delete rc-ghost (still a Draft)"
+kill -CONT "${workers[@]}"
+rcl_wait_phase rc-ghost Deleted
+# the superseded provision did run (its result was dropped): wait for its mark
+deadline=$(($(date +%s) + RCL_TIMEOUT))
+until grep -q '"msg":"provision t_rc_ghost' "$TND_DAEMON_LOG"; do
+	[ "$(date +%s)" -lt "$deadline" ] || tnd_fail "the superseded provision of rc-ghost never ran"
+	sleep 0.05
+done
+dir=$(plane_of rc-ghost)
+tnd_assert_eq "" "$(role_flags "$dir" t_rc_ghost)" "rc-ghost's role"
+tnd_assert_eq "" "$(rcl_sql "$dir/shared.db" "SELECT name FROM tenancy_schemas WHERE name = 't_rc_ghost'")" \
+	"rc-ghost's schema"
+tnd_assert_eq "" "$(find "$dir" -name 't_rc_ghost.db*')" "rc-ghost's files"
+rcl_workflows rc-ghost
+tnd_assert_eq "activate:Superseded archive:Superseded delete:Succeeded" \
+	"$(rcl_json -e /items /kind /state | tr '\t\n' ': ' | sed 's/ $//')" "rc-ghost's workflows"
+tnd_assert_eq destroy "$(rcl_json /items/2/steps/0/op)" "the deletion of a draft that may own resources destroys them"
+tnd_curl GET /v1/tenants/rc-ghost/transitions
+tnd_assert_eq "null>Draft Draft>Deleted" "$(rcl_json -e /items /from /to | tr '\t\n' '> ' | sed 's/ $//')" \
+	"rc-ghost's phases"
+# a draft no workflow ever touched still goes at once
+rcl_apply rc-never-active business shared draft
+tnd_assert_eq 201 "$TND_HTTP_STATUS" "PUT rc-never-active (a draft)"
+tnd_assert_eq "[]" "$(rcl_json /status/conditions)" "a draft has nothing to reconcile"
+tnd_curl DELETE /v1/tenants/rc-never-active
+tnd_assert_eq 200 "$TND_HTTP_STATUS" "delete rc-never-active"
+tnd_assert_eq Deleted "$(rcl_json /status/phase)" "a draft without workflows is deleted at once"
+rcl_workflows rc-never-active
+tnd_assert_eq 0 "$(rcl_json -l /items)" "workflows of rc-never-active"
+
 tnd_step "drift: a data file deleted by hand is recreated within a resync"
 rcl_apply rc-drift business dedicated
 tnd_assert_eq 201 "$TND_HTTP_STATUS" "PUT rc-drift"
