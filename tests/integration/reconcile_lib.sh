@@ -161,7 +161,9 @@ rcl_set_reconcile() {
 
 # rcl_prepare_state DIR — a state dir with the --dev tokens (admin, operator,
 # viewer) and a credentials key, for a daemon started from a config file of
-# the test's own (rcl_write_config): `tenancyd --dev -t` makes them.
+# the test's own: `tenancyd --dev -t` makes them.  The config it generated
+# (embedded data plane, API on a free port) is kept as DIR/dev.conf, for a
+# test to start from.
 rcl_prepare_state() {
 	TND_STATE=$1
 	TND_DAEMON_LOG=$TND_TMP/daemon.log
@@ -169,7 +171,7 @@ rcl_prepare_state() {
 	tnd_run "$top_builddir/tenancyd" --dev --state-dir "$TND_STATE" --listen 127.0.0.1:0 -t
 	tnd_assert_rc 0 "tenancyd --dev -t (preparing $TND_STATE)"
 	[ -s "$TND_STATE/credentials.key" ] || tnd_hard_error "tenancyd --dev -t wrote no credentials key"
-	rm -f "$TND_STATE/tenancyd.conf"
+	mv "$TND_STATE/tenancyd.conf" "$TND_STATE/dev.conf"
 }
 
 # rcl_config_head [WORKERS] — print the daemon, api and reconcile sections of
