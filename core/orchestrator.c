@@ -41,12 +41,31 @@
 
 /* --- in-flight bookkeeping (lock held) ---------------------------------------- */
 
+/*
+ * The tenant's job, wherever it is: handed out, or back with a result that
+ * is not yet a checkpoint.  Until that checkpoint is written the registry
+ * still shows the step as due, so a tenant whose result is only queued
+ * would otherwise get the same step again, at once: an op run one time more
+ * than max_attempts, and before its backoff.
+ */
 static struct orch_job *orch_find_tenant(struct orchestrator *orch, const char *tenant_id)
 {
-	for (struct orch_job *j = orch->inflight; j; j = j->next)
-		if (strcmp(j->tenant_id, tenant_id) == 0)
-			return j;
+	struct orch_job *const lists[] = { orch->inflight, orch->results_head, orch->committing };
+
+	for (size_t i = 0; i < TND_ARRAY_SIZE(lists); i++)
+		for (struct orch_job *j = lists[i]; j; j = j->next)
+			if (strcmp(j->tenant_id, tenant_id) == 0)
+				return j;
 	return NULL;
+}
+
+static void orch_unlink_committing(struct orchestrator *orch, struct orch_job *job)
+{
+	for (struct orch_job **pp = &orch->committing; *pp; pp = &(*pp)->next)
+		if (*pp == job) {
+			*pp = job->next;
+			return;
+		}
 }
 
 static void orch_unlink(struct orchestrator *orch, struct orch_job *job)
@@ -160,6 +179,26 @@ static void orch_fail_locally(struct orchestrator *orch, struct orch_job *job, i
 	orch_push_result(orch, job);
 }
 
+/*
+ * Whether @wf, read before its tenant was claimed, is still what the
+ * registry holds.  A committer may have written the tenant's previous
+ * result between that read and the claim (it lets the tenant go only once
+ * the checkpoint is written, so a read now sees it): the step is then
+ * done, or waits for its backoff.
+ */
+static bool orch_still_due(struct orchestrator *orch, const struct workflow *wf)
+{
+	struct workflow *fresh = NULL;
+	struct tnd_error err = { "" };
+	bool due;
+
+	if (registry_workflow_get(orch->reg, wf->id, &fresh, &err) < 0)
+		return false; /* the next scan decides again */
+	due = fresh->revision == wf->revision;
+	workflow_free(fresh);
+	return due;
+}
+
 static void orch_dispatch(struct orchestrator *orch, const struct tnd_conf *conf, struct orch_job *job,
 			  const struct workflow *wf)
 {
@@ -170,6 +209,13 @@ static void orch_dispatch(struct orchestrator *orch, const struct tnd_conf *conf
 	json_t *request;
 	int r;
 
+	if (!orch_still_due(orch, wf)) {
+		pthread_mutex_lock(&orch->lock);
+		orch_unlink(orch, job);
+		pthread_mutex_unlock(&orch->lock);
+		orch_job_free(job);
+		return;
+	}
 	if (op == NULL) {
 		/* nothing left to run (a crash after the last step's commit cannot
 		 * leave this state, but a hand-edited registry could): finish it */
@@ -338,6 +384,8 @@ static void *orch_committer_main(void *arg)
 		orch->results_head = job->next;
 		if (orch->results_head == NULL)
 			orch->results_tail = NULL;
+		job->next = orch->committing;
+		orch->committing = job;
 		pthread_mutex_unlock(&orch->lock);
 
 		if (job->observed)
@@ -345,6 +393,9 @@ static void *orch_committer_main(void *arg)
 				      job->observed_userdata);
 		else
 			orch_checkpoint(orch, job);
+		pthread_mutex_lock(&orch->lock);
+		orch_unlink_committing(orch, job);
+		pthread_mutex_unlock(&orch->lock);
 		orch_job_free(job);
 		orchestrator_wake(orch); /* the tenant may have more to do */
 	}

@@ -15,7 +15,9 @@
 
 #define ORCH_COMMITTERS 8
 
-/* One task handed to the pool: a workflow step, or an observe for the controller. */
+/* One task handed to the pool: a workflow step, or an observe for the controller.
+ * It is on one list at a time: inflight, then the results queue, then
+ * committing; until it leaves the last, its tenant gets no other task. */
 struct orch_job {
 	struct orch_job *next;
 	char task_id[96];
@@ -47,6 +49,7 @@ struct orchestrator {
 	unsigned n_inflight;
 	unsigned max_inflight;
 	struct orch_job *results_head, *results_tail;
+	struct orch_job *committing;      /* taken by a committer, checkpoint not yet written */
 	pthread_t scheduler;
 	pthread_t committers[ORCH_COMMITTERS];
 	uint64_t task_seq;

@@ -16,7 +16,9 @@
 #     not viewer) makes it Pending with fresh attempts; it fails again while
 #     the fault stays, and succeeds once the fault is gone: tenant Active;
 #   * a failure in the second step of a workflow: the retry resumes at that
-#     step (state Running), the first step is not run again.
+#     step (state Running), the first step is not run again;
+#   * thirty tenants failing at once: each op runs exactly max_attempts
+#     times (no step handed out again while its result awaits its checkpoint).
 # shellcheck disable=SC2119 # lib functions with optional arguments
 set -u
 . "$top_srcdir/tests/integration/reconcile_lib.sh"
@@ -241,6 +243,28 @@ tnd_assert_eq "$provisions" "$(grep -c "\"msg\":\"workflow $wf: step 0 (provisio
 	"provision runs of $wf (none after the retry)"
 rcl_wait_phase rt-twice Suspended
 tnd_assert_eq relabelled "$(rcl_json /metadata/labels/rev)" "rt-twice's new label"
+
+tnd_step "many tenants failing at once: each op runs exactly max_attempts times"
+# results queue up for the committers while the scheduler scans: a tenant
+# whose failure is not yet a checkpoint must not get its step again
+crowd=30
+for i in $(seq 1 "$crowd"); do
+	echo always >"$faults/rt-crowd-$i.provision"
+done
+for i in $(seq 1 "$crowd"); do
+	rcl_apply "rt-crowd-$i" basic shared
+	tnd_assert_eq 201 "$TND_HTTP_STATUS" "PUT rt-crowd-$i"
+done
+deadline=$(($(date +%s) + RCL_TIMEOUT))
+while tnd_curl GET "/v1/workflows?state=Failed&limit=1000" &&
+	[ "$(rcl_json -e /items /tenantId | grep -c '^rt-crowd-')" -lt "$crowd" ]; do
+	[ "$(date +%s)" -lt "$deadline" ] || tnd_fail "not every rt-crowd-* workflow failed within $RCL_TIMEOUT s"
+	sleep 0.1
+done
+sleep 1 # a run too many would show by now
+for i in $(seq 1 "$crowd"); do
+	tnd_assert_eq "$max_attempts" "$(cat "$faults/rt-crowd-$i.provision.count")" "provision runs for rt-crowd-$i"
+done
 
 tnd_step "the delays seen while polling lie within the backoff bounds"
 [ -s "$TND_TMP/waits" ] || tnd_fail "polling never saw a workflow waiting for its next attempt"
