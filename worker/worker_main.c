@@ -60,7 +60,8 @@ static void main_usage(FILE *out)
 		"  -V, --version                  print the version and protocol, then exit\n"
 		"  -h, --help                     show this help\n"
 		"\n"
-		"SIGTERM and SIGINT end the worker; a running op is given %d ms to finish.\n",
+		"SIGTERM and SIGINT end the worker; a running op is given %d ms to finish\n"
+		"(none when the core started this worker: it ends at once).\n",
 		MAIN_DEFAULT_CONFIG, WORKER_FINISH_GRACE_MS);
 }
 

@@ -389,6 +389,34 @@ tnd_step "no worker of a killed core spoke to its successor"
 goodbyes=$(grep -c 'is gone: it said goodbye' "$TND_DAEMON_LOG")
 tnd_assert_eq 0 "$goodbyes" "workers that said goodbye to a core that never asked them to leave"
 
+tnd_step "an op of a killed core's worker never lands after its successor's steps"
+# A provision that hashes a new password for over a second (6000000 PBKDF2
+# rounds, spent just before the role is written) runs when the core dies.
+# The core restarts with the usual cost, provisions again quickly, and the
+# tenant is archived and deleted.  A worker that outlived its core would
+# write the role after the destroy: a deleted tenant's role, for good.
+tnd_daemon_stop
+slow=$TND_STATE/slow.conf
+sed 's/password_iterations = 200000/password_iterations = 6000000/' "$config" >"$slow"
+tnd_daemon_start_config "$slow" >/dev/null
+rcl_apply ch-late enterprise dedicated
+tnd_assert_eq 201 "$TND_HTTP_STATUS" "PUT ch-late"
+sleep 0.15 # its provision is hashing now
+kill -KILL "$TND_PID"
+{ wait "$TND_PID"; } 2>/dev/null
+TND_PID=
+tnd_daemon_start_config "$config" >/dev/null
+tnd_curl POST /v1/tenants/ch-late/archive
+tnd_assert_eq 200 "$TND_HTTP_STATUS" "archive ch-late after the restart"
+tnd_curl DELETE /v1/tenants/ch-late
+tnd_assert_eq 200 "$TND_HTTP_STATUS" "delete ch-late after the restart"
+rcl_wait_phase ch-late Deleted 120
+sleep 3 # longer than the old provision could still take
+dir=$TND_STATE/dataplane/eu-west-1
+tnd_assert_eq "" "$(rcl_sql "$dir/roles.db" "SELECT name FROM tenancy_roles WHERE name = 't_ch_late'")" \
+	"the role of deleted ch-late"
+tnd_assert_eq "" "$(find "$dir" -name 't_ch_late.db*')" "the files of deleted ch-late"
+
 tnd_daemon_stop
 echo "chaos: $cycles cycles, $requests requests, $core_kills core kills, $worker_kills worker kills," \
 	"$checks checks; took $(($(date +%s) - started)) s"
