@@ -185,10 +185,23 @@ static bool daemon_workers_differ(const struct tnd_conf *a, const struct tnd_con
 	       !tnd_streq(a->reconcile.credentials_key_file, b->reconcile.credentials_key_file);
 }
 
-static void daemon_reload(const char *path)
+/* The settings of the reconcile section that apply on reload (the key file
+ * needs a restart, daemon_workers_differ() warns about it). */
+static bool daemon_reconcile_differs(const struct tnd_conf *a, const struct tnd_conf *b)
+{
+	return a->reconcile.resync_interval_s != b->reconcile.resync_interval_s ||
+	       a->reconcile.retry_base_ms != b->reconcile.retry_base_ms ||
+	       a->reconcile.retry_cap_ms != b->reconcile.retry_cap_ms ||
+	       a->reconcile.max_attempts != b->reconcile.max_attempts ||
+	       a->reconcile.step_timeout_s != b->reconcile.step_timeout_s ||
+	       a->reconcile.archive_retention_days != b->reconcile.archive_retention_days;
+}
+
+static void daemon_reload(const char *path, struct controller *ctl)
 {
 	struct tnd_conf *next = NULL, *old;
 	struct tnd_error err = { "" };
+	bool reconcile_changed;
 
 	log_notice("SIGHUP: reloading %s", path);
 	if (conf_load(path, &next, &err) < 0) {
@@ -211,9 +224,14 @@ static void daemon_reload(const char *path)
 				  strerror(-r));
 	}
 	log_set_level(next->daemon.log_level);
+	reconcile_changed = daemon_reconcile_differs(old, next);
 	conf_unref(old);
 	conf_current_replace(next);
 	log_notice("configuration reloaded from %s", path);
+	/* the controller sleeps a whole resync_interval at a time: without a
+	 * kick, a shorter interval would wait out the old one first */
+	if (ctl && reconcile_changed)
+		controller_kick(ctl);
 }
 
 /* --- the run ---------------------------------------------------------------------------- */
@@ -385,7 +403,7 @@ int daemon_run(const struct daemon_options *opts)
 			log_notice("%s: draining", sig == SIGTERM ? "SIGTERM" : "SIGINT");
 			break;
 		} else if (sig == SIGHUP) {
-			daemon_reload(opts->config_path);
+			daemon_reload(opts->config_path, ctl);
 		} else if (sig == SIGUSR1) {
 			int r = log_reopen();
 			if (r < 0)

@@ -41,6 +41,13 @@
 
 /* --- in-flight bookkeeping (lock held) ---------------------------------------- */
 
+/*
+ * The tenant's job: handed out, or back with a result that is not yet a
+ * checkpoint (a job leaves the in-flight list only once its checkpoint is
+ * committed).  Until then the registry still shows the step as due, so the
+ * tenant would otherwise get the same step again, at once: an op run one
+ * time more than max_attempts, and before its backoff.
+ */
 static struct orch_job *orch_find_tenant(struct orchestrator *orch, const char *tenant_id)
 {
 	for (struct orch_job *j = orch->inflight; j; j = j->next)
@@ -161,8 +168,34 @@ static void orch_fail_locally(struct orchestrator *orch, struct orch_job *job, i
 	orch_push_result(orch, job);
 }
 
+/*
+ * Whether @wf, read before its tenant was claimed, is still what the
+ * registry holds.  A committer may have written the tenant's previous
+ * result between that read and the claim (it lets the tenant go only once
+ * the checkpoint is written, so a read now sees it): the step is then
+ * done, or waits for its backoff.
+ */
+static bool orch_still_due(struct orchestrator *orch, const struct workflow *wf, uint64_t read_gen)
+{
+	struct workflow *fresh = NULL;
+	struct tnd_error err = { "" };
+	bool due;
+
+	pthread_mutex_lock(&orch->lock);
+	due = orch->checkpoint_gen == read_gen;
+	pthread_mutex_unlock(&orch->lock);
+	if (due)
+		return true; /* no checkpoint was written since the read */
+
+	if (registry_workflow_get(orch->reg, wf->id, &fresh, &err) < 0)
+		return false; /* the next scan decides again */
+	due = fresh->revision == wf->revision;
+	workflow_free(fresh);
+	return due;
+}
+
 static void orch_dispatch(struct orchestrator *orch, const struct tnd_conf *conf, struct orch_job *job,
-			  const struct workflow *wf)
+			  const struct workflow *wf, uint64_t read_gen)
 {
 	const char *op = workflow_step_op(wf, wf->step);
 	struct worker_task task = { 0 };
@@ -171,6 +204,13 @@ static void orch_dispatch(struct orchestrator *orch, const struct tnd_conf *conf
 	json_t *request;
 	int r;
 
+	if (!orch_still_due(orch, wf, read_gen)) {
+		pthread_mutex_lock(&orch->lock);
+		orch_unlink(orch, job);
+		pthread_mutex_unlock(&orch->lock);
+		orch_job_free(job);
+		return;
+	}
 	if (op == NULL) {
 		/* nothing left to run (a crash after the last step's commit cannot
 		 * leave this state, but a hand-edited registry could): finish it */
@@ -214,6 +254,7 @@ struct orch_scan {
 	size_t examined;
 	bool full;
 	char last_id[40];
+	uint64_t read_gen;         /* checkpoint_gen before the registry read */
 };
 
 /*
@@ -295,12 +336,15 @@ static void orch_schedule(struct orchestrator *orch, bool full_scan)
 		struct orch_scan scan = { .orch = orch };
 		int r;
 
+		pthread_mutex_lock(&orch->lock);
+		scan.read_gen = orch->checkpoint_gen;
+		pthread_mutex_unlock(&orch->lock);
 		query.after_id = after[0] ? after : NULL;
 		r = registry_workflow_list_records(orch->reg, &query, orch_scan_visit, &scan, &err);
 		if (r < 0)
 			log_warning("cannot list due workflows: %s", err.message);
 		for (size_t i = 0; i < scan.n; i++) {
-			orch_dispatch(orch, conf, scan.jobs[i], scan.items[i]);
+			orch_dispatch(orch, conf, scan.jobs[i], scan.items[i], scan.read_gen);
 			workflow_free(scan.items[i]);
 		}
 		free(scan.items);
@@ -410,6 +454,7 @@ static void *orch_committer_main(void *arg)
 			next_step = orch_checkpoint(orch, job);
 		pthread_mutex_lock(&orch->lock);
 		orch_unlink(orch, job);
+		orch->checkpoint_gen++;
 		pthread_mutex_unlock(&orch->lock);
 		orch_job_free(job);
 		/* capacity freed: more can be handed out; a workflow with a next step

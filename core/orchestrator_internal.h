@@ -15,7 +15,9 @@
 
 #define ORCH_COMMITTERS 8
 
-/* One task handed to the pool: a workflow step, or an observe for the controller. */
+/* One task handed to the pool: a workflow step, or an observe for the controller.
+ * It stays on the in-flight list until its result is committed (and is on
+ * the results queue meanwhile); until then its tenant gets no other task. */
 struct orch_job {
 	struct orch_job *next;          /* in the in-flight list until its checkpoint is committed */
 	struct orch_job *queue_next;    /* in the results queue */
@@ -50,6 +52,7 @@ struct orchestrator {
 	unsigned max_inflight;
 	struct orch_job *results_head, *results_tail;
 	char scan_cursor[40];             /* where an incremental scan resumes */
+	uint64_t checkpoint_gen;          /* bumped as each checkpoint lets its tenant go */
 	pthread_t scheduler;
 	pthread_t committers[ORCH_COMMITTERS];
 	uint64_t task_seq;

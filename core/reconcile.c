@@ -211,6 +211,26 @@ static int reconcile_ensure_credentials(struct registry *reg, struct registry_tx
 	return 0;
 }
 
+static int reconcile_any_visit(const struct workflow *wf, void *userdata)
+{
+	(void)wf;
+	*(bool *)userdata = true;
+	return 0;
+}
+
+/* True when some workflow, in any state, was ever written for @tenant_id. */
+static int reconcile_had_workflows(struct registry *reg, const char *tenant_id, bool *ret_had, struct tnd_error *err)
+{
+	struct tnd_workflow_query query = { .size = sizeof(query), .tenant_id = tenant_id, .limit = 1 };
+	bool had = false;
+	int r = registry_workflow_list(reg, &query, reconcile_any_visit, &had, err);
+
+	if (r < 0)
+		return r;
+	*ret_had = had;
+	return 0;
+}
+
 static bool reconcile_plan_provisions(const struct workflow_plan *plan)
 {
 	for (size_t i = 0; i < plan->n_steps; i++)
@@ -274,6 +294,26 @@ int reconcile_attach(struct registry *reg, const struct tnd_conf *conf, struct r
 	}
 	workflow_plan_steps(next->phase, next->state, before ? !reconcile_same_spec(before->manifest, next->manifest) : true,
 			    false, &plan);
+	/*
+	 * "A draft owns nothing" holds only while no workflow ever ran for it:
+	 * an activation that failed, or one superseded just now while its
+	 * provision may still be running on a worker, can have created the
+	 * tenant's role and files.  Deleting such a draft destroys whatever is
+	 * there (destroy is idempotent: nothing there is success), after the
+	 * running step, as the orchestrator runs one step per tenant at a time.
+	 */
+	if (plan.n_steps == 0 && next->state == TND_PHASE_DELETED && before) {
+		bool had = false;
+
+		r = reconcile_had_workflows(reg, next->id, &had, err);
+		if (r < 0)
+			return r;
+		if (had) {
+			plan.kind = "delete";
+			plan.steps[0] = "destroy";
+			plan.n_steps = 1;
+		}
+	}
 	/* one active workflow per tenant: the newest desire wins */
 	if (before) {
 		r = reconcile_list_replaceable(reg, next->id, &active, err);

@@ -87,6 +87,10 @@ void workflow_plan_steps(enum tnd_phase from, enum tnd_phase target, bool spec_c
 		if (from == TND_PHASE_ARCHIVED)
 			plan_set(ret_plan, repair ? "repair" : "update", repair ? "provision" : "archive",
 				 repair ? "archive" : NULL);
+		else if (from == TND_PHASE_DRAFT)
+			/* its activation was superseded or failed: archive needs something
+			 * to archive (the plugins refuse a role that does not exist) */
+			plan_set(ret_plan, "archive", "provision", "archive");
 		else
 			plan_set(ret_plan, "archive", "archive", NULL);
 		break;

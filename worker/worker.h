@@ -67,6 +67,8 @@ struct worker_session_options {
 	const char *const *plugin_names; /* what this worker serves */
 	size_t n_plugins;
 	int signal_fd;                   /* signalfd for SIGTERM and SIGINT */
+	bool spawned_by_core;            /* a local worker: the core forked it, watches its exit and
+					    ties its life to its own (PR_SET_PDEATHSIG) */
 };
 
 /**

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -59,7 +60,8 @@ static void main_usage(FILE *out)
 		"  -V, --version                  print the version and protocol, then exit\n"
 		"  -h, --help                     show this help\n"
 		"\n"
-		"SIGTERM and SIGINT end the worker; a running op is given %d ms to finish.\n"
+		"SIGTERM and SIGINT end the worker; a running op is given %d ms to finish\n"
+		"(none when the core started this worker: it ends at once).\n"
 		"SIGUSR1 reopens the log file; it is also reopened when rotated away.\n",
 		MAIN_DEFAULT_CONFIG, WORKER_FINISH_GRACE_MS);
 }
@@ -192,6 +194,15 @@ static int main_read_keys(const struct main_options *o, struct main_keys *keys)
 	return 0;
 }
 
+/* Whether the core spawned us: it ties a local worker's life to its own
+ * (worker_spawn.c sets PR_SET_PDEATHSIG, which survives exec). */
+static bool main_spawned_by_core(void)
+{
+	int sig = 0;
+
+	return prctl(PR_GET_PDEATHSIG, &sig) == 0 && sig != 0;
+}
+
 static int main_serve(const struct main_options *o, const char *id, const struct plugin_set *plugins,
 		      const struct main_keys *keys, int signal_fd)
 {
@@ -219,6 +230,7 @@ static int main_serve(const struct main_options *o, const char *id, const struct
 	session.plugin_names = names;
 	session.n_plugins = plugins->n;
 	session.signal_fd = signal_fd;
+	session.spawned_by_core = main_spawned_by_core();
 	code = worker_session_run(ctx, &session, runner);
 	worker_runner_stop(runner);
 out:

@@ -42,6 +42,7 @@ struct session {
 	int64_t next_heartbeat_us;
 	int64_t frames_dropped;
 	bool done;
+	bool abandon_op;           /* leave at once, even with an op running */
 	int exit_code;
 };
 
@@ -252,18 +253,36 @@ static void session_on_signal(struct session *s)
 		return;
 	}
 	worker_log(TND_LOG_NOTICE, "%s: exiting", strsignal((int)info.ssi_signo));
-	if (s->dealer && s->welcomed) {
+	/*
+	 * A local worker says no BYE: its core sees the exit itself (waitpid)
+	 * and hands the task on at once.  And a signal may mean that the core
+	 * died (PR_SET_PDEATHSIG; it fires when the forking thread exits, so
+	 * getppid() may not show it yet): a BYE would then wait in the socket
+	 * for whatever binds the endpoint next -- a core restarted on the same
+	 * state dir, whose own fresh local-<n> would be dropped as gone.
+	 */
+	if (s->dealer && s->welcomed && !s->opts->spawned_by_core) {
 		/* the core re-dispatches our task at once instead of waiting out the lease */
 		zmq_setsockopt(s->dealer, ZMQ_LINGER, &linger, sizeof(linger));
 		session_send(s, WORKER_MSG_BYE, NULL);
 	}
+	/*
+	 * Nor does a local worker let its op finish: if the core died, a core
+	 * restarted meanwhile hands the tenant's next step to a fresh worker
+	 * (it cannot know of ours), and our op, landing after that step, would
+	 * undo it -- a provision after a destroy leaves a deleted tenant's role
+	 * behind.  Ops are idempotent, so whoever runs the step next starts
+	 * over safely; a process killed mid-op is what the plugins expect.
+	 */
+	s->abandon_op = s->opts->spawned_by_core;
 	s->done = true;
 }
 
 /* Let a running op finish briefly; abandon it (and the process) if it does not. */
 static void session_finish(struct session *s)
 {
-	int64_t deadline = tnd_monotonic_us() + WORKER_FINISH_GRACE_MS * 1000LL;
+	int grace_ms = s->abandon_op ? 0 : WORKER_FINISH_GRACE_MS;
+	int64_t deadline = tnd_monotonic_us() + grace_ms * 1000LL;
 
 	while (worker_runner_current(s->runner) && tnd_monotonic_us() < deadline) {
 		zmq_pollitem_t item = { worker_runner_socket(s->runner), 0, ZMQ_POLLIN, 0 };
@@ -273,8 +292,7 @@ static void session_finish(struct session *s)
 	if (worker_runner_current(s->runner)) {
 		/* ops are idempotent: whoever runs this task next starts over safely */
 		worker_log(TND_LOG_WARNING, "abandoning task %s (%s) still running after %d ms",
-			   worker_runner_current(s->runner)->task_id, worker_runner_current(s->runner)->op,
-			   WORKER_FINISH_GRACE_MS);
+			   worker_runner_current(s->runner)->task_id, worker_runner_current(s->runner)->op, grace_ms);
 		session_disconnect(s);
 		_exit(0);
 	}

@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -154,6 +155,66 @@ static int files_db_init(const char *tmp, struct tnd_error *err)
 	return rc == SQLITE_OK ? 0 : embedded_sqlite_fail(err, NULL, rc, "cannot close a new tenant database");
 }
 
+/*
+ * Temporary files of @base in @dir that nobody is making any more: a
+ * creator holds flock() on its temporary file until it is gone, and the
+ * kernel lets go of that lock when the creator dies, so a temporary file we
+ * can lock is a crash's leftover (a live creator's is skipped).  Its
+ * journal (-journal, -wal, -shm) is a leftover once the file is gone, hence
+ * two passes: the files, then the journals.  Best effort: what cannot be
+ * removed now is left for the next provision or for destroy.
+ */
+static void files_sweep_temporaries(const char *dir, const char *base)
+{
+	size_t base_len = strlen(base);
+
+	for (int pass = 0; pass < 2; pass++) {
+		struct dirent *entry;
+		DIR *d = opendir(dir);
+
+		if (d == NULL)
+			return;
+		while ((entry = readdir(d)) != NULL) {
+			const char *name = entry->d_name;
+			const char *suffix = strchr(name + (strlen(name) > base_len + 5 ? base_len + 5 : 0), '-');
+			char *path, *file;
+			struct stat st;
+			int fd;
+
+			if (strncmp(name, base, base_len) != 0 || strncmp(name + base_len, ".tmp-", 5) != 0 ||
+			    (pass == 0) != (suffix == NULL))
+				continue;
+			path = embedded_printf_dup("%s/%s", dir, name);
+			if (path == NULL)
+				break;
+			if (pass == 0) {
+				fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+				if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0)
+					(void)unlink(path);
+				if (fd >= 0)
+					close(fd);
+			} else {
+				file = embedded_printf_dup("%s/%.*s", dir, (int)(suffix - name), name);
+				if (file != NULL && lstat(file, &st) < 0 && errno == ENOENT)
+					(void)unlink(path);
+				free(file);
+			}
+			free(path);
+		}
+		closedir(d);
+	}
+}
+
+static void files_sweep_in_parent(const char *path)
+{
+	char *dir = files_parent(path);
+	const char *base = strrchr(path, '/');
+
+	if (dir != NULL)
+		files_sweep_temporaries(dir, base ? base + 1 : path);
+	free(dir);
+}
+
 int embedded_db_file_create(const char *path, const char *tmp_tag, bool *ret_created, struct tnd_error *err)
 {
 	struct stat st;
@@ -166,6 +227,7 @@ int embedded_db_file_create(const char *path, const char *tmp_tag, bool *ret_cre
 			tnd_error_set(err, "%s exists and is not a regular file", path);
 			return -EEXIST;
 		}
+		files_sweep_in_parent(path);
 		*ret_created = false;
 		return 0;
 	}
@@ -187,13 +249,13 @@ int embedded_db_file_create(const char *path, const char *tmp_tag, bool *ret_cre
 		tnd_error_set(err, "cannot create %s: %s", tmp, strerror(errno));
 		goto out;
 	}
+	/* held until the temporary file is gone: tells a sweeper we are alive */
+	(void)flock(fd, LOCK_EX);
 	if (fchmod(fd, 0600) < 0) {
 		r = -errno;
 		tnd_error_set(err, "cannot chmod %s: %s", tmp, strerror(errno));
-		close(fd);
 		goto out_unlink;
 	}
-	close(fd);
 	r = files_db_init(tmp, err);
 	if (r < 0)
 		goto out_unlink;
@@ -207,7 +269,9 @@ int embedded_db_file_create(const char *path, const char *tmp_tag, bool *ret_cre
 	}
 out_unlink:
 	(void)unlink(tmp);
+	close(fd);
 	if (r == 0) {
+		files_sweep_temporaries(dir, strrchr(path, '/') ? strrchr(path, '/') + 1 : path);
 		files_sync_dir(dir);
 		*ret_created = created;
 	}

@@ -49,6 +49,8 @@ static void test_plans(void **state)
 	assert_plan(TND_PHASE_SUSPENDED, TND_PHASE_ACTIVE, true, false, "resume", "provision", NULL);
 	assert_plan(TND_PHASE_SUSPENDED, TND_PHASE_SUSPENDED, false, true, "repair", "provision", "suspend");
 	assert_plan(TND_PHASE_ACTIVE, TND_PHASE_ARCHIVED, false, false, "archive", "archive", NULL);
+	/* never active (its activation superseded or failed): build, then archive */
+	assert_plan(TND_PHASE_DRAFT, TND_PHASE_ARCHIVED, false, false, "archive", "provision", "archive");
 	assert_plan(TND_PHASE_SUSPENDED, TND_PHASE_ARCHIVED, true, false, "archive", "archive", NULL);
 	assert_plan(TND_PHASE_ARCHIVED, TND_PHASE_ARCHIVED, true, false, "update", "archive", NULL);
 	assert_plan(TND_PHASE_ARCHIVED, TND_PHASE_ARCHIVED, false, true, "repair", "provision", "archive");

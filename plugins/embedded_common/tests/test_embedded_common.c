@@ -1,8 +1,8 @@
 /*
  * test_embedded_common.c — the embedded data plane's shared parts: tenant
  * names, resolving dataPlane.dir, password hashes, the three descriptors
- * and their settings, and several worker processes provisioning on one
- * data plane at once.
+ * and their settings, several worker processes provisioning on one data
+ * plane at once, and the temporary files a killed creator leaves behind.
  */
 #include "autoconfig.h"
 
@@ -12,7 +12,10 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -297,6 +300,65 @@ static void test_concurrent_workers(void **state)
 	testutil_log_capture_stop();
 }
 
+static bool exists(const char *dir, const char *name)
+{
+	struct stat st;
+	char *path = tnd_xasprintf("%s/%s", dir, name);
+	bool found = lstat(path, &st) == 0;
+
+	free(path);
+	return found;
+}
+
+/*
+ * A worker killed while it made a tenant's file leaves <file>.tmp-<tag> and
+ * maybe its journal; the next creation of that file, or a provision that
+ * finds it, sweeps them, but never a temporary file whose creator is alive
+ * (it holds flock() on it) nor another file's.
+ */
+static void test_stale_temporaries(void **state)
+{
+	char *dir = testutil_mkdtemp("embedded-tmp"), *path = tnd_xasprintf("%s/t_x.db", dir), *live;
+	struct tnd_error err = { "" };
+	bool created = false;
+	int fd;
+
+	(void)state;
+	free(testutil_write_file(dir, "t_x.db.tmp-dead", "half a database", 0600));
+	free(testutil_write_file(dir, "t_x.db.tmp-dead-journal", "its journal", 0600));
+	free(testutil_write_file(dir, "t_x.db.tmp-gone-journal", "a journal whose file went", 0600));
+	live = testutil_write_file(dir, "t_x.db.tmp-live", "", 0600);
+	free(testutil_write_file(dir, "t_x.db.tmp-live-journal", "", 0600));
+	free(testutil_write_file(dir, "t_xy.db.tmp-other", "another tenant's", 0600));
+	fd = open(live, O_RDWR | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(flock(fd, LOCK_EX), 0); /* a creator at work */
+
+	assert_int_equal(embedded_db_file_create(path, "mine", &created, &err), 0);
+	assert_true(created);
+	assert_true(exists(dir, "t_x.db"));
+	assert_false(exists(dir, "t_x.db.tmp-dead"));
+	assert_false(exists(dir, "t_x.db.tmp-dead-journal"));
+	assert_false(exists(dir, "t_x.db.tmp-gone-journal"));
+	assert_false(exists(dir, "t_x.db.tmp-mine"));
+	assert_true(exists(dir, "t_x.db.tmp-live"));
+	assert_true(exists(dir, "t_x.db.tmp-live-journal"));
+	assert_true(exists(dir, "t_xy.db.tmp-other"));
+
+	/* the creator died: the next provision (the file exists) sweeps its leftovers */
+	close(fd);
+	assert_int_equal(embedded_db_file_create(path, "again", &created, &err), 0);
+	assert_false(created);
+	assert_false(exists(dir, "t_x.db.tmp-live"));
+	assert_false(exists(dir, "t_x.db.tmp-live-journal"));
+	assert_true(exists(dir, "t_xy.db.tmp-other"));
+
+	free(live);
+	free(path);
+	testutil_rmrf(dir);
+	free(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -306,6 +368,7 @@ int main(void)
 		cmocka_unit_test(test_descriptors_and_settings),
 		cmocka_unit_test(test_iterations_upgrade),
 		cmocka_unit_test(test_concurrent_workers),
+		cmocka_unit_test(test_stale_temporaries),
 	};
 
 	return cmocka_run_group_tests_name("embedded_common", tests, NULL, NULL);
