@@ -22,7 +22,8 @@
 #
 # As root the server binaries run as the postgres user (initdb refuses root).
 # Exit statuses: 0 started/stopped; 77 (automake's SKIP) when the PostgreSQL
-# server binaries are absent; 1 on any other failure.
+# server binaries are absent; 1 on any other failure, and also instead of 77
+# when TND_REQUIRE_POSTGRES=1 (CI sets it: the PostgreSQL tests must run).
 set -euo pipefail
 
 pgc_die() {
@@ -31,6 +32,10 @@ pgc_die() {
 }
 
 pgc_skip() {
+	if [ "${TND_REQUIRE_POSTGRES:-0}" = 1 ]; then
+		echo "pgcluster: TND_REQUIRE_POSTGRES=1 but $*" >&2
+		exit 1
+	fi
 	echo "pgcluster: SKIP: $*" >&2
 	exit 77
 }
