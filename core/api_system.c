@@ -11,6 +11,7 @@
 #include "conf.h"
 #include "host.h"
 #include "metrics.h"
+#include "region_usage.h"
 #include "registry.h"
 #include "util.h"
 
@@ -77,9 +78,11 @@ enum MHD_Result api_regions(struct api_request *req)
 	/* data_plane settings are not shown: they name hosts and secret files */
 	for (size_t i = 0; i < req->conf->n_regions; i++) {
 		const struct tnd_region_conf *region = &req->conf->regions[i];
-		json_array_append_new(items, json_pack("{s:s,s:s,s:b,s:s?,s:I}", "name", region->name, "residency",
-						       region->residency, "enabled", region->enabled, "standby",
-						       region->standby, "capacity", (json_int_t)region->capacity));
+		json_array_append_new(items, json_pack("{s:s,s:s,s:b,s:s?,s:I,s:I}", "name", region->name,
+						       "residency", region->residency, "enabled", region->enabled,
+						       "standby", region->standby, "capacity",
+						       (json_int_t)region->capacity, "tenants",
+						       (json_int_t)region_usage_count(region->name)));
 	}
 	return api_send_json(req, 200, json_pack("{s:o}", "items", items), NULL, NULL);
 }

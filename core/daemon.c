@@ -31,6 +31,7 @@
 #include "orchestrator.h"
 #include "plugin_loader.h"
 #include "reconcile.h"
+#include "region_usage.h"
 #include "registry.h"
 #include "state_lock.h"
 #include "util.h"
@@ -378,6 +379,10 @@ int daemon_run(const struct daemon_options *opts)
 		goto out; /* the loader logged the refusal */
 	storage = plugin_set_find_kind(&plugins, TND_PLUGIN_STORAGE);
 	reg = registry_new(storage, DAEMON_DOCUMENT_CACHE);
+	if (region_usage_load(reg, &err) < 0) {
+		log_error("cannot count the tenants per region: %s", err.message);
+		goto out;
+	}
 	conf_current_replace(conf_ref(conf));
 	if (daemon_start_reconcile(conf, opts->config_path, reg, &orch, &ctl) < 0)
 		goto out;
@@ -435,6 +440,7 @@ out:
 	orchestrator_stop(orch);
 	reconcile_shutdown();
 	registry_free(reg);
+	region_usage_reset();
 	plugin_set_clear(&plugins);
 	daemon_pidfile_release(conf->daemon.pid_file);
 	if (exit_code == 0)

@@ -648,5 +648,6 @@ int registry_commit(struct registry *reg, struct registry_txn *txn, size_t *ret_
 		doc_cache_write_end(reg->docs, txn->doc_id, 0, 0, NULL);
 	if (r < 0 && ret_failed_index)
 		*ret_failed_index = failed;
+	txn->committed = r == 0;
 	return r;
 }

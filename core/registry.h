@@ -132,6 +132,8 @@ struct registry_txn {
 	/* the last value serialized, so one manifest is dumped once per txn */
 	const json_t *last_json;
 	const char *last_json_text;
+	/* set by a successful registry_commit() */
+	bool committed;
 };
 
 void registry_txn_init(struct registry_txn *txn);

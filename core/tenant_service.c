@@ -20,6 +20,7 @@
 #include "placement.h"
 #include "problem.h"
 #include "reconcile.h"
+#include "region_usage.h"
 #include "registry.h"
 #include "tenant_service.h"
 #include "util.h"
@@ -243,13 +244,46 @@ static struct problem *service_deleted_problem(const char *id)
 			   "tenant %s was deleted; tenant ids are never reused", id);
 }
 
+/*
+ * Resolve the placement of a new tenant and reserve a slot in its region
+ * (region capacity).  Another create may take the last slot between the
+ * resolver's look and the reservation; resolving again then picks another
+ * candidate or names the full region.  0 and the placement, or -1 and a
+ * 422 problem.
+ */
+static int service_place(const struct tnd_conf *conf, const json_t *norm, json_t **ret_placement,
+			 struct problem **ret_problem)
+{
+	for (int attempt = 0; attempt < SERVICE_MAX_ATTEMPTS; attempt++) {
+		json_t *errors = json_array(), *placement = NULL;
+		const struct tnd_region_conf *region;
+
+		if (placement_resolve(conf, norm, &placement, errors) < 0) {
+			*ret_problem = problem_new(422, "placement-rejected", "Placement rejected",
+						   "no placement satisfies the manifest");
+			problem_set_errors(*ret_problem, errors);
+			return -1;
+		}
+		json_decref(errors);
+		region = conf_region(conf, json_string_value(json_object_get(placement, "region")));
+		if (region && region_usage_reserve(region)) {
+			*ret_placement = placement;
+			return 0;
+		}
+		json_decref(placement);
+	}
+	*ret_problem = problem_new(422, "placement-rejected", "Placement rejected",
+				   "every region the manifest allows is at capacity");
+	return -1;
+}
+
 static enum service_outcome service_create(struct registry *reg, const struct tnd_conf *conf, const json_t *norm,
 					   const char *id, const struct request_ctx *rctx, json_t **ret_response,
 					   struct problem **ret_problem)
 {
 	const json_t *spec = json_object_get(norm, "spec");
 	enum tnd_phase target = lifecycle_phase_parse(json_string_value(json_object_get(spec, "state")));
-	json_t *errors, *placement = NULL;
+	json_t *placement = NULL;
 	struct tenant_row row = { 0 };
 	struct tnd_error err = { "" };
 	struct registry_txn txn;
@@ -267,14 +301,8 @@ static enum service_outcome service_create(struct registry *reg, const struct tn
 		*ret_problem = service_lifecycle_problem(id, TND_PHASE_DRAFT, target);
 		return SERVICE_FAILED;
 	}
-	errors = json_array();
-	if (placement_resolve(conf, norm, &placement, errors) < 0) {
-		*ret_problem = problem_new(422, "placement-rejected", "Placement rejected",
-					   "no placement satisfies the manifest");
-		problem_set_errors(*ret_problem, errors);
+	if (service_place(conf, norm, &placement, ret_problem) < 0)
 		return SERVICE_FAILED;
-	}
-	json_decref(errors);
 
 	row.id = (char *)id;
 	row.revision = 1;
@@ -312,6 +340,8 @@ static enum service_outcome service_create(struct registry *reg, const struct tn
 		reconcile_wake();
 	}
 out:
+	/* an Idempotency-Key replay is DONE without this txn committing */
+	region_usage_settle(row.region, txn.committed);
 	registry_txn_clear(&txn);
 	json_decref(row.status);
 	json_decref(placement);
@@ -395,6 +425,10 @@ static enum service_outcome service_update(struct registry *reg, const struct tn
 	if (outcome == SERVICE_DONE) {
 		log_info("tenant %s updated to version %lld (%s, desired %s)", row->id, (long long)next.version,
 			 lifecycle_phase_name(next.phase), lifecycle_state_name(next.state));
+		/* a deleted tenant's slot is free for another (region capacity) */
+		if (txn.committed && next.state == TND_PHASE_DELETED && row->state != TND_PHASE_DELETED &&
+		    row->region)
+			region_usage_add(row->region, -1);
 		reconcile_wake();
 	}
 out:
