@@ -142,15 +142,30 @@ static int rules_get_patterns(struct rules_reader *rd, const config_setting_t *r
 	return 0;
 }
 
+static void rules_add_label(struct rules_rule *out, const char *key, size_t key_len, const char *value)
+{
+	out->labels[out->n_labels].key = strndup(key, key_len);
+	out->labels[out->n_labels].value = rules_strdup(value);
+	if (out->labels[out->n_labels].key == NULL)
+		abort();
+	out->n_labels++;
+}
+
+/*
+ * `labels`: a group { tier = "gold"; } or, for keys libconfig cannot name
+ * (a dot in them), a list [ "app.kubernetes.io/name=x" ] — or "tier=gold".
+ */
 static int rules_get_labels(struct rules_reader *rd, const config_setting_t *rule, struct rules_rule *out)
 {
 	const config_setting_t *s = config_setting_get_member(rule, "labels");
+	bool group;
 	int n;
 
 	if (s == NULL)
 		return 0;
-	if (config_setting_type(s) != CONFIG_TYPE_GROUP)
-		return rules_fail(rd, s, "'labels' must be a group of key = \"value\"; pairs");
+	group = config_setting_type(s) == CONFIG_TYPE_GROUP;
+	if (!group && config_setting_type(s) != CONFIG_TYPE_ARRAY && config_setting_type(s) != CONFIG_TYPE_LIST)
+		return rules_fail(rd, s, "'labels' must be a group { key = \"value\"; } or a list [ \"key=value\" ]");
 	n = config_setting_length(s);
 	if (n == 0)
 		return rules_fail(rd, s, "'labels' must not be empty (leave it out to match anything)");
@@ -159,11 +174,20 @@ static int rules_get_labels(struct rules_reader *rd, const config_setting_t *rul
 		abort();
 	for (int i = 0; i < n; i++) {
 		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+		const char *text, *eq;
+
 		if (config_setting_type(e) != CONFIG_TYPE_STRING || config_setting_get_string(e)[0] == '\0')
-			return rules_fail(rd, e, "label '%s' must be a non-empty string", config_setting_name(e));
-		out->labels[out->n_labels].key = rules_strdup(config_setting_name(e));
-		out->labels[out->n_labels].value = rules_strdup(config_setting_get_string(e));
-		out->n_labels++;
+			return group ? rules_fail(rd, e, "label '%s' must be a non-empty string", config_setting_name(e))
+				     : rules_fail(rd, e, "'labels' must hold \"key=value\" strings");
+		text = config_setting_get_string(e);
+		if (group) {
+			rules_add_label(out, config_setting_name(e), strlen(config_setting_name(e)), text);
+			continue;
+		}
+		eq = strchr(text, '=');
+		if (eq == NULL || eq == text || eq[1] == '\0')
+			return rules_fail(rd, e, "label \"%s\" is not key=value", text);
+		rules_add_label(out, text, (size_t)(eq - text), eq + 1);
 	}
 	return 0;
 }

@@ -150,6 +150,7 @@ static void test_parse_errors(void **state)
 	parse_fails("default = \"allow\"; rules = ( { effect = \"allow\"; actions = []; } );", "must not be an empty list");
 	parse_fails("default = \"allow\"; rules = ( { effect = \"allow\"; actions = 3; } );", "string or a list");
 	parse_fails("default = \"allow\"; rules = ( { effect = \"allow\"; labels = { tier = 1; }; } );", "label 'tier'");
+	parse_fails("default = \"allow\"; rules = ( { effect = \"allow\"; labels = [ \"tier\" ]; } );", "not key=value");
 	parse_fails("default = \"allow\"; rules = ( { effect = \"allow\"; when = { }; } );", "'when' is empty");
 	parse_fails("default = \"allow\"; rules = ( { effect = \"allow\"; when = { days = [\"caturday\"]; }; } );",
 		    "days are mon");
@@ -165,6 +166,37 @@ static void test_parse_errors(void **state)
 		    "until = \"2026-01-01T00:00:00Z\"; }; } );",
 		    "from is not before until");
 	parse_fails("default = \"allow\"\nrules = (", "test.rules:2:");
+}
+
+/* The example shipped in etc/ parses, and means what its comments say. */
+static void test_parse_shipped_example(void **state)
+{
+	char *path = tnd_xasprintf("%s/etc/policy.rules", testutil_srcdir());
+	struct tnd_error err = { "" };
+	struct rules_set *set = NULL;
+	struct rules_outcome out;
+	struct rules_input in;
+	char *text = NULL;
+
+	(void)state;
+	if (tnd_read_file(path, 1 << 20, &text, NULL, &err) != 0)
+		fail_msg("%s", err.message);
+	if (rules_parse(text, path, &set, &err) != 0)
+		fail_msg("%s", err.message);
+	in = base_input();
+	in.action = "tenant.delete";
+	in.time_ms = at("2026-11-28T12:00:00Z"); /* a Saturday */
+	rules_evaluate(set, &in, &out);
+	assert_int_equal(out.effect, RULES_DENY);
+	assert_string_equal(out.reasons[0], "tenants are not deleted at weekends");
+	rules_outcome_clear(&out);
+	in.roles[0] = "admin";
+	rules_evaluate(set, &in, &out);
+	assert_int_equal(out.effect, RULES_ALLOW);
+	rules_outcome_clear(&out);
+	rules_set_free(set);
+	free(text);
+	free(path);
 }
 
 static void test_parse_time(void **state)
@@ -252,6 +284,12 @@ static void test_match_labels(void **state)
 	assert_false(one_rule_matches("labels = { tier = \"silver\"; };", &in));
 	assert_false(one_rule_matches("labels = { tier = \"gold\"; team = \"search\"; };", &in));
 	assert_false(one_rule_matches("labels = { owner = \"*\"; };", &in)); /* absent key */
+	/* the list form, for keys libconfig cannot name */
+	in.label_keys[2] = "app.example.com";
+	in.label_values[2] = "billing";
+	in.n_labels = 3;
+	assert_true(one_rule_matches("labels = [ \"app.example.com=bill*\", \"tier=gold\" ];", &in));
+	assert_false(one_rule_matches("labels = [ \"app.example.com=search\" ];", &in));
 	in.n_labels = 0;
 	assert_false(one_rule_matches("labels = { tier = \"gold\"; };", &in));
 }
@@ -672,6 +710,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_full),
 		cmocka_unit_test(test_parse_errors),
+		cmocka_unit_test(test_parse_shipped_example),
 		cmocka_unit_test(test_parse_time),
 		cmocka_unit_test(test_match_actions),
 		cmocka_unit_test(test_match_roles),
