@@ -22,6 +22,7 @@
 #include "conf_reader.h"
 #include "conf_reconcile.h"
 #include "log.h"
+#include "policy_gate.h"
 #include "tokens.h"
 #include "util.h"
 
@@ -44,7 +45,7 @@ static const char *const conf_api_keys[] = {
 	"connection_timeout", "drain_timeout", "idempotency_ttl", NULL,
 };
 static const char *const conf_plugins_keys[] = {
-	"dir", "allow_unsafe_permissions", "storage", "isolation", "policy", "notifiers", NULL,
+	"dir", "allow_unsafe_permissions", "storage", "isolation", "policy", "policy_timeout_ms", "notifiers", NULL,
 };
 static const char *const conf_plugin_keys[] = { "name", "file", "settings", NULL };
 
@@ -340,6 +341,10 @@ static int conf_parse_plugins(struct conf_reader *reader, config_setting_t *root
 	if (r < 0)
 		return r;
 
+	conf->plugins.policy_timeout_ms = POLICY_GATE_DEFAULT_TIMEOUT_MS;
+	r = conf_get_int(reader, group, "policy_timeout_ms", false, 1, 60000, &conf->plugins.policy_timeout_ms);
+	if (r < 0)
+		return r;
 	r = conf_get_aggregate(reader, group, "policy", CONFIG_TYPE_GROUP, false, &policy);
 	if (r < 0)
 		return r;

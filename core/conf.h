@@ -107,7 +107,8 @@ struct tnd_conf {
 		struct tnd_plugin_conf storage;
 		struct tnd_plugin_conf *isolation;
 		size_t n_isolation;
-		struct tnd_plugin_conf *policy;  /* NULL: none configured */
+		struct tnd_plugin_conf *policy;  /* NULL: none configured (everything is allowed) */
+		int64_t policy_timeout_ms;       /* an answer later than this fails closed; default 500 */
 		struct tnd_plugin_conf *notifiers;
 		size_t n_notifiers;
 	} plugins;
