@@ -6,7 +6,8 @@
 # their own bucket; an unknown tenant gets the api defaults; a token
 # hammering past the per-token limit is refused while another token is
 # not; a SIGHUP changing a plan's limit takes effect on the next request;
-# the rejections metric counts every 429 by scope.
+# the rejections metric counts every 429 by scope; GET /v1/plans shows the
+# limits in force.
 #
 # Counts come from ratelimit_client.py (python3; the test is skipped
 # without it) and are printed, so a run's log shows the measured numbers.
@@ -62,6 +63,11 @@ sed -i -e 's|^  tokens_file = \(.*\)$|  tokens_file = \1\n  rate_limits: { windo
 cmp -s "$conf" "$TND_TMP/conf.orig" && tnd_hard_error "the sed expressions changed nothing"
 tnd_daemon_reload || tnd_fail "the daemon rejected the rate-limit config"
 
+tnd_curl GET /v1/plans
+tnd_assert_eq "free	1	20	2
+business	1	40	2
+enterprise	1	1000	2" "$(printf '%s' "$TND_BODY" | tnd_json -e /items /code /rateLimits/window /rateLimits/read /rateLimits/write)" \
+	"the plans' limits in GET /v1/plans"
 tnd_curl GET /v1/tenants/roomy
 tnd_assert_eq 200 "$TND_HTTP_STATUS" "GET roomy"
 tnd_assert_match "$(tnd_header RateLimit-Policy)" '^"tenant-read";q=40;w=1$' "roomy's policy is its plan's"
