@@ -13,7 +13,9 @@
  * arrival time (tat) moves T forward per admitted request, and a request
  * is admitted while tat - now stays within the window.  A bucket whose tat
  * is in the past is full; it carries no information a new bucket would
- * not, so evicting it is free.  Shards sweep such entries when they fill
+ * not, so evicting it is free.  When a bucket's limit changes, the requests
+ * it has counted carry over (so raising a limit gives room at once and
+ * lowering it takes room away at once).  Shards sweep such entries when they fill
  * up and at least every RATELIMIT_SWEEP_NS; if a shard is full of busy
  * buckets, the one closest to full is dropped (and counted), so memory is
  * bounded by max_entries whatever the number of tenants.
@@ -37,6 +39,7 @@ struct ratelimit_entry {
 	struct ratelimit_entry *next;
 	uint64_t hash;
 	int64_t until_ns;     /* bucket: its tat; memo: when it expires */
+	int64_t step_ns;      /* bucket: the window / quota its tat was counted in */
 	bool memo;
 	char *value;          /* memo: RATELIMIT_MEMO_MAX bytes after the key */
 	char key[];
@@ -271,6 +274,19 @@ void ratelimit_take(struct ratelimit *rl, const char *key, struct ratelimit_limi
 	link = ratelimit_find(shard, hash, key, false);
 	e = *link;
 	tat = e && e->until_ns > now ? e->until_ns : now;
+	if (e && tat > now && e->step_ns > 0 && e->step_ns != step) {
+		/* the limit changed (a reload, an override): the bucket keeps the
+		 * number of requests it has counted, not the time they occupy, and
+		 * never owes more than one window */
+		double used = (double)(tat - now) / (double)e->step_ns;
+
+		tat = now + (int64_t)(used * (double)step);
+		if (tat - now > window)
+			tat = now + window;
+		e->until_ns = tat; /* kept even if this request is refused */
+	}
+	if (e)
+		e->step_ns = step;
 	next = tat + step;
 	if (next - now > window) {
 		/* refused: charge nothing; one request fits once tat - now <= window - step */
@@ -284,6 +300,7 @@ void ratelimit_take(struct ratelimit *rl, const char *key, struct ratelimit_limi
 		if (e == NULL)
 			e = ratelimit_insert(shard, hash, key, false, now);
 		e->until_ns = next;
+		e->step_ns = step;
 		ret->remaining = (uint32_t)((window - (next - now)) / step);
 		ret->reset_s = ratelimit_ceil_s(next - now);
 	}

@@ -159,12 +159,20 @@ static void test_limit_change_applies_to_live_bucket(void **state)
 	struct ratelimit *rl = new_table(1, 100);
 
 	(void)state;
-	assert_int_equal(admitted(rl, "k", 10, 1, 5), 5);    /* half the window used */
-	/* lowered to 2 per second: one 0.5 s slot is left in the window */
+	assert_int_equal(admitted(rl, "k", 10, 1, 5), 5);    /* 5 counted */
+	/* lowered to 2 per second: 5 counted is more than a full window */
+	assert_int_equal(admitted(rl, "k", 2, 1, 5), 0);
+	fake_now += 500 * MS;
 	assert_int_equal(admitted(rl, "k", 2, 1, 5), 1);
-	/* raised to 100 per second: the bucket drains at the new rate */
+	/* raised to 100 per second: what was counted (a full bucket of 2)
+	 * leaves 98 at once */
+	assert_int_equal(admitted(rl, "k", 100, 1, 500), 98);
+	/* a full window later the full new burst */
 	fake_now += S;
 	assert_int_equal(admitted(rl, "k", 100, 1, 500), 100);
+	/* exhausted under 1 per minute, then 10 per second: one counted, 9 left */
+	assert_int_equal(admitted(rl, "m", 1, 60, 5), 1);
+	assert_int_equal(admitted(rl, "m", 10, 1, 50), 9);
 	ratelimit_free(rl);
 }
 
