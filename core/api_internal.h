@@ -63,6 +63,7 @@ struct api_request {
 		struct api_ratelimit_policy policies[API_RATELIMIT_POLICIES];
 		size_t n;
 		uint32_t retry_after_s;      /* a 429: its Retry-After */
+		bool tenant_write;           /* a write to params[0]: forget its plan when done */
 	} ratelimit;
 };
 
@@ -79,6 +80,15 @@ enum MHD_Result api_route(struct api_request *req);
 bool api_ratelimit_admit(struct api_request *req, const char *tenant_id, enum MHD_Result *ret_result);
 /** RateLimit-Policy, RateLimit and Retry-After for what @req was charged. */
 void api_ratelimit_add_headers(const struct api_request *req, struct MHD_Response *resp);
+/** Forget what the limiter remembers of @tenant_id (its plan, overrides). */
+void api_ratelimit_forget(struct api_request *req, const char *tenant_id);
+/** At a request's end: a successful write to a tenant may have changed its
+ *  plan (or created it), so the limiter looks it up again. */
+void api_ratelimit_request_done(struct api_request *req);
+
+/* handlers: api_overrides.c */
+api_handler_fn api_override_create;
+api_handler_fn api_override_list;
 
 /* api_response.c */
 /** Queue @resp (adds X-Request-Id and Cache-Control) and release it. */

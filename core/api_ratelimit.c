@@ -12,8 +12,10 @@
  * may call that route, and a tenant-scoped token naming another tenant is
  * answered 404 before any bucket is looked at.
  *
- * The plan comes from the registry's tenant row, remembered in the bucket
- * table for api.rate_limits.plan_cache_ttl seconds; an unknown tenant gets
+ * The plan comes from the registry's tenant row, and an administrative
+ * override (api_overrides.c) from the registry's overrides; both are
+ * remembered in the bucket table for api.rate_limits.plan_cache_ttl
+ * seconds (or until the override ends, if sooner); an unknown tenant gets
  * the api defaults, exactly as a tenant of a plan without limits does, so
  * the answer does not tell whether the tenant exists.  Limits are read from
  * the request's config snapshot: a SIGHUP applies new ones to the next
@@ -40,25 +42,91 @@
 
 #define API_RATELIMIT_KEY_MAX 160
 
-/* The plan code of @tenant_id ("" if unknown), remembered for a while. */
-static void api_ratelimit_plan(struct api_request *req, const char *tenant_id, char *plan, size_t cap)
+/* What decides a tenant's limits: its plan, and the newest active override
+ * (-1: not overridden). */
+struct api_ratelimit_tenant {
+	char plan[33];                 /* plan codes are at most 32 characters */
+	int64_t read, write, window;
+	int64_t override_expires_ms;   /* 0: no override */
+};
+
+static int api_ratelimit_override_visit(const struct tnd_override_record *rec, void *userdata)
 {
-	struct ratelimit *rl = req->server->limiter;
+	struct api_ratelimit_tenant *t = userdata;
+	json_t *limits = json_loads(rec->limits_json, 0, NULL);
+	json_t *v;
+
+	/* ordered by id, i.e. by creation: the last one visited is the newest */
+	t->read = (v = json_object_get(limits, "read")) ? json_integer_value(v) : -1;
+	t->write = (v = json_object_get(limits, "write")) ? json_integer_value(v) : -1;
+	t->window = (v = json_object_get(limits, "window")) ? json_integer_value(v) : -1;
+	t->override_expires_ms = rec->expires_ms;
+	json_decref(limits);
+	return 0;
+}
+
+/* Read @tenant_id's plan and overrides from the registry ("" plan if unknown). */
+static void api_ratelimit_read_tenant(struct api_request *req, const char *tenant_id, struct api_ratelimit_tenant *t)
+{
+	struct registry *reg = req->server->registry;
+	struct tnd_override_query query = { .size = sizeof(query), .tenant_id = tenant_id, .limit = 1000 };
 	struct tenant_row *row = NULL;
 	struct tnd_error err;
-	char key[API_RATELIMIT_KEY_MAX];
 
-	snprintf(key, sizeof(key), "plan\x1f%s", tenant_id);
-	if (ratelimit_memo_get(rl, key, plan, cap))
+	if (reg == NULL)
 		return;
-	plan[0] = '\0';
-	if (req->server->registry && registry_tenant_get(req->server->registry, tenant_id, &row, &err) == 0) {
-		tnd_strlcpy(plan, row->plan ? row->plan : "", cap);
+	if (registry_tenant_get(reg, tenant_id, &row, &err) == 0) {
+		tnd_strlcpy(t->plan, row->plan ? row->plan : "", sizeof(t->plan));
 		tenant_row_free(row);
+	}
+	if (registry_supports_overrides(reg)) {
+		query.active_at_ms = tnd_now_ms();
+		registry_override_list(reg, &query, api_ratelimit_override_visit, t, &err);
+	}
+}
+
+/* @tenant_id's plan and overrides, remembered for plan_cache_ttl seconds
+ * (or until the override ends, if sooner). */
+static void api_ratelimit_tenant(struct api_request *req, const char *tenant_id, struct api_ratelimit_tenant *t)
+{
+	struct ratelimit *rl = req->server->limiter;
+	char key[API_RATELIMIT_KEY_MAX], memo[RATELIMIT_MEMO_MAX];
+	uint32_t ttl = req->conf->api.rate_limit_plan_ttl_s;
+	long long read, write, window;
+	int plan_len;
+
+	*t = (struct api_ratelimit_tenant){ .read = -1, .write = -1, .window = -1 };
+	snprintf(key, sizeof(key), "plan\x1f%s", tenant_id);
+	if (ratelimit_memo_get(rl, key, memo, sizeof(memo)) &&
+	    sscanf(memo, "%lld %lld %lld %n", &read, &write, &window, &plan_len) == 3) {
+		t->read = read;
+		t->write = write;
+		t->window = window;
+		tnd_strlcpy(t->plan, memo + plan_len, sizeof(t->plan));
+		return;
+	}
+	api_ratelimit_read_tenant(req, tenant_id, t);
+	if (t->override_expires_ms) {
+		int64_t left_s = (t->override_expires_ms - tnd_now_ms() + 999) / 1000;
+
+		if (left_s < (int64_t)ttl)
+			ttl = left_s > 0 ? (uint32_t)left_s : 1;
 	}
 	/* unknown tenants are remembered too: a flood of made-up ids must not
 	 * become a flood of registry reads */
-	ratelimit_memo_set(rl, key, plan, req->conf->api.rate_limit_plan_ttl_s);
+	snprintf(memo, sizeof(memo), "%lld %lld %lld %s", (long long)t->read, (long long)t->write,
+		 (long long)t->window, t->plan);
+	ratelimit_memo_set(rl, key, memo, ttl);
+}
+
+void api_ratelimit_forget(struct api_request *req, const char *tenant_id)
+{
+	char key[API_RATELIMIT_KEY_MAX];
+
+	if (req->server->limiter == NULL)
+		return;
+	snprintf(key, sizeof(key), "plan\x1f%s", tenant_id);
+	ratelimit_memo_set(req->server->limiter, key, "", 0); /* expired at once */
 }
 
 static void api_ratelimit_note(struct api_request *req, const char *policy, struct ratelimit_limit limit,
@@ -105,22 +173,18 @@ bool api_ratelimit_admit(struct api_request *req, const char *tenant_id, enum MH
 	if (rl == NULL)
 		return true;
 	if (tenant_id) {
-		const struct tnd_plan_conf *plan = NULL;
+		const struct tnd_plan_conf *plan;
 		const struct tnd_rate_limits *limits = defaults;
-		char code[RATELIMIT_MEMO_MAX];
+		struct api_ratelimit_tenant t;
+		int64_t override;
 
-		/* skip the plan lookup when neither the defaults nor any plan limit this class */
-		bool any = read ? defaults->read != 0 : defaults->write != 0;
-		for (size_t i = 0; !any && i < req->conf->n_plans; i++)
-			any = read ? req->conf->plans[i].rate_limits.read != 0 : req->conf->plans[i].rate_limits.write != 0;
-		if (any) {
-			api_ratelimit_plan(req, tenant_id, code, sizeof(code));
-			plan = code[0] ? conf_plan(req->conf, code) : NULL;
-			if (plan)
-				limits = &plan->rate_limits;
-			tenant_limit.quota = read ? limits->read : limits->write;
-			tenant_limit.window_s = limits->window_s;
-		}
+		api_ratelimit_tenant(req, tenant_id, &t);
+		plan = t.plan[0] ? conf_plan(req->conf, t.plan) : NULL;
+		if (plan)
+			limits = &plan->rate_limits;
+		override = read ? t.read : t.write;
+		tenant_limit.quota = override >= 0 ? (uint32_t)override : read ? limits->read : limits->write;
+		tenant_limit.window_s = override >= 0 && t.window > 0 ? (uint32_t)t.window : limits->window_s;
 		snprintf(tenant_key, sizeof(tenant_key), "tenant\x1f%s\x1f%c", tenant_id, read ? 'r' : 'w');
 		ratelimit_take(rl, tenant_key, tenant_limit, &verdict);
 		if (!verdict.allowed) {
@@ -128,6 +192,7 @@ bool api_ratelimit_admit(struct api_request *req, const char *tenant_id, enum MH
 			return false;
 		}
 		api_ratelimit_note(req, tenant_policy, tenant_limit, &verdict);
+		req->ratelimit.tenant_write = !read;
 	}
 	token_limit = (struct ratelimit_limit){ defaults->token, defaults->window_s };
 	snprintf(key, sizeof(key), "token\x1f%s", req->principal.name);
@@ -140,6 +205,12 @@ bool api_ratelimit_admit(struct api_request *req, const char *tenant_id, enum MH
 	}
 	api_ratelimit_note(req, "token", token_limit, &verdict);
 	return true;
+}
+
+void api_ratelimit_request_done(struct api_request *req)
+{
+	if (req->ratelimit.tenant_write && req->status >= 200 && req->status < 300 && req->n_params > 0)
+		api_ratelimit_forget(req, req->params[0]);
 }
 
 void api_ratelimit_add_headers(const struct api_request *req, struct MHD_Response *resp)

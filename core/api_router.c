@@ -54,6 +54,8 @@ static const struct api_route_def api_routes[] = {
 	{ "GET", "/v1/workflows", api_workflows_list, TND_ROLE_TENANT, 0 },
 	{ "GET", "/v1/workflows/{id}", api_workflow_get, TND_ROLE_TENANT, 0 },
 	{ "POST", "/v1/workflows/{id}/retry", api_workflow_retry, TND_ROLE_OPERATOR, 0 },
+	{ "POST", "/v1/overrides", api_override_create, TND_ROLE_ADMIN, 0 },
+	{ "GET", "/v1/overrides", api_override_list, TND_ROLE_AUDITOR, 0 },
 };
 
 /* Match @path against @pattern; on success the {params} are copied into @req. */

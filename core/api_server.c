@@ -192,6 +192,7 @@ static void api_completed(void *cls, struct MHD_Connection *conn, void **con_cls
 	log_context_set(req->request_id, NULL);
 	api_access_log(req);
 	log_context_clear();
+	api_ratelimit_request_done(req);
 	api_request_free(req);
 	*con_cls = NULL;
 }

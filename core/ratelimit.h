@@ -40,7 +40,7 @@ struct ratelimit_verdict {
 
 #define RATELIMIT_QUOTA_MAX 1000000u
 #define RATELIMIT_WINDOW_MAX 86400u
-#define RATELIMIT_MEMO_MAX 64
+#define RATELIMIT_MEMO_MAX 128
 
 /**
  * A table of at most @max_entries buckets and memos spread over @n_shards
