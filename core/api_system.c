@@ -66,6 +66,11 @@ enum MHD_Result api_plans(struct api_request *req)
 				 plan->description, "isolation", modes, "defaultIsolation",
 				 isolation_name(plan->default_isolation), "defaultResidency", plan->default_residency,
 				 "quotas", api_quotas_json(&plan->quotas), "maxQuotas", api_quotas_json(&plan->max_quotas));
+		/* what the plan's tenants may call per window; 0: unlimited */
+		json_object_set_new(item, "rateLimits",
+				    json_pack("{s:I,s:I,s:I}", "window", (json_int_t)plan->rate_limits.window_s, "read",
+					      (json_int_t)plan->rate_limits.read, "write",
+					      (json_int_t)plan->rate_limits.write));
 		json_array_append_new(items, item);
 	}
 	return api_send_json(req, 200, json_pack("{s:o}", "items", items), NULL, NULL);

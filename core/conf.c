@@ -19,6 +19,7 @@
 
 #include "conf.h"
 #include "conf_catalog_parse.h"
+#include "conf_ratelimit.h"
 #include "conf_reader.h"
 #include "conf_reconcile.h"
 #include "log.h"
@@ -42,7 +43,7 @@ static const char *const conf_daemon_keys[] = {
 };
 static const char *const conf_api_keys[] = {
 	"listen", "tokens_file", "max_body_bytes", "max_depth", "max_connections",
-	"connection_timeout", "drain_timeout", "idempotency_ttl", NULL,
+	"connection_timeout", "drain_timeout", "idempotency_ttl", "rate_limits", NULL,
 };
 static const char *const conf_plugins_keys[] = {
 	"dir", "allow_unsafe_permissions", "storage", "isolation", "policy", "policy_timeout_ms", "notifiers", NULL,
@@ -216,7 +217,7 @@ static int conf_parse_api(struct conf_reader *reader, config_setting_t *root, st
 	conf->api.connection_timeout_s = (unsigned)timeout;
 	conf->api.drain_timeout_s = (unsigned)drain;
 	conf->api.idempotency_ttl_s = ttl;
-	return 0;
+	return conf_ratelimit_parse_api(reader, group, conf);
 }
 
 /* --- plugins ----------------------------------------------------------------- */

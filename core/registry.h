@@ -161,4 +161,14 @@ void registry_txn_delete_credential(struct registry_txn *txn, const char *tenant
 int registry_commit(struct registry *reg, struct registry_txn *txn, size_t *ret_failed_index,
 		    struct tnd_error *err);
 
+/* --- overrides (storage ABI 1.2) ------------------------------------------- */
+
+/** True when the driver stores overrides (ABI >= 1.2). */
+bool registry_supports_overrides(const struct registry *reg);
+/** Visit overrides matching @query (records borrowed); -ENOTSUP without driver support. */
+int registry_override_list(struct registry *reg, const struct tnd_override_query *query,
+			   tnd_override_visit_fn *visit, void *userdata, struct tnd_error *err);
+/** Insert an override (its strings are copied) in the txn. */
+void registry_txn_add_override(struct registry_txn *txn, const struct tnd_override_record *rec);
+
 #endif /* TND_REGISTRY_H */
