@@ -31,7 +31,9 @@
  * (write kinds 6–9, the `unsettled` search filter, and the workflow and
  * credential read ops at the end of the ops table).
  * ABI 1.2 appends time-limited administrative overrides (the block marked
- * "ABI 1.2: overrides": write kind 20, the override_list op).
+ * "ABI 1.2: overrides": write kind 20, the override_list op) and, in the
+ * block marked "ABI 1.2: quotas", the history of a tenant's effective
+ * quotas (write kind 50, the quota_list op).
  */
 #ifndef TENANCYD_STORAGE_H
 #define TENANCYD_STORAGE_H
@@ -132,6 +134,11 @@ enum tnd_write_kind {
 	/** record: tnd_override_record.  -EEXIST if the id exists.  (Numbered
 	 *  apart from other 1.2 kinds, which were added alongside.) */
 	TND_WRITE_OVERRIDE_INSERT = 20,
+	/* --- ABI 1.2: quotas --- */
+	/** record: tnd_quota_record.  Appends one entry to a tenant's quota
+	 *  history; the driver assigns seq.  (Numbered 50-59 apart from other
+	 *  1.2 kinds, which were added alongside.) */
+	TND_WRITE_QUOTA_APPEND = 50,
 };
 
 /**
@@ -192,6 +199,34 @@ struct tnd_override_query {
 	uint32_t limit;                  /**< 0: driver default 100, at most 1000 */
 };
 
+/**
+ * One entry of a tenant's effective-quota history (ABI 1.2): the quotas in
+ * force from @time_ms on, written in the transaction of the change that
+ * made them (an accepted manifest version or an administrative override).
+ * The driver stores quotas_json (the core's JSON object) without looking
+ * inside.  Entries are only appended.
+ */
+struct tnd_quota_record {
+	uint32_t size;
+	const char *tenant_id;
+	int64_t seq;                 /**< assigned by the driver, increasing per tenant; ignored on write */
+	int64_t version;             /**< the tenant's spec version at the time */
+	const char *quotas_json;     /**< {"computeUnits":..,"storageGb":..,...} */
+	const char *source;          /**< what changed them: "manifest", "plan", "override" */
+	const char *actor;
+	const char *request_id;      /**< may be NULL */
+	int64_t time_ms;
+};
+
+/** Quota history filter (ABI 1.2).  tenant_id is required. */
+struct tnd_quota_query {
+	uint32_t size;
+	const char *tenant_id;
+	int64_t after_seq;               /**< ascending: only seq > this; descending: only seq < this (0: no bound) */
+	int newest_first;                /**< order by seq descending */
+	uint32_t limit;                  /**< 0: driver default 100, at most 1000 */
+};
+
 struct tnd_write {
 	uint32_t kind;            /**< enum tnd_write_kind */
 	int64_t expect_revision;  /**< TND_WRITE_TENANT_UPDATE and TND_WRITE_WORKFLOW_UPDATE only */
@@ -234,6 +269,7 @@ typedef int tnd_idempotency_visit_fn(const struct tnd_idempotency_record *rec, v
 typedef int tnd_workflow_visit_fn(const struct tnd_workflow_record *rec, void *userdata);
 typedef int tnd_credential_visit_fn(const struct tnd_credential_record *rec, void *userdata);
 typedef int tnd_override_visit_fn(const struct tnd_override_record *rec, void *userdata);
+typedef int tnd_quota_visit_fn(const struct tnd_quota_record *rec, void *userdata);
 
 /** Apply @writes atomically and durably.  On failure nothing is written and
  *  *@ret_failed_index (if not NULL) names the write that failed. */
@@ -282,11 +318,17 @@ typedef int tnd_storage_credential_get_fn(void *ctx, const char *tenant_id, tnd_
  * maintain, ping.  ABI 1.1 appends workflow_get, workflow_list and
  * credential_get; a driver built for 1.0 lacks them and the core then runs
  * without the reconcile engine (it says so at start-up).  ABI 1.2 appends
- * override_list; without it POST /v1/overrides answers 501.
+ * override_list; without it POST /v1/overrides answers 501.  The "ABI 1.2:
+ * quotas" block appends quota_list; without it no quota history is kept
+ * and GET /v1/tenants/{id}/quotas shows an empty history.
  */
 /** Visit overrides matching @query in id order.  (ABI 1.2) */
 typedef int tnd_storage_override_list_fn(void *ctx, const struct tnd_override_query *query,
 					 tnd_override_visit_fn *visit, void *userdata, struct tnd_error *err);
+
+/** Visit the quota history entries matching @query in seq order.  (ABI 1.2: quotas) */
+typedef int tnd_storage_quota_list_fn(void *ctx, const struct tnd_quota_query *query, tnd_quota_visit_fn *visit,
+				      void *userdata, struct tnd_error *err);
 
 struct tnd_storage_ops {
 	uint32_t size;
@@ -305,6 +347,8 @@ struct tnd_storage_ops {
 	tnd_storage_credential_get_fn *credential_get;
 	/* --- ABI 1.2: overrides --- */
 	tnd_storage_override_list_fn *override_list;
+	/* --- ABI 1.2: quotas --- */
+	tnd_storage_quota_list_fn *quota_list;
 };
 
 #ifdef __cplusplus

@@ -188,6 +188,13 @@ int store_override_prepare(const struct tnd_write *write, struct tnd_error *err)
 int store_override_apply(struct store_conn *writer, const struct store_prepared_write *write,
 			 struct tnd_error *err);
 
+/* --- quota history writes (sqlite_write_quotas.c, ABI 1.2: quotas) ------------------ */
+
+/** Validate a write of kind TND_WRITE_QUOTA_APPEND. */
+int store_quota_prepare(const struct tnd_write *write, struct tnd_error *err);
+/** Apply it on the writer inside the current transaction. */
+int store_quota_apply(struct store_conn *writer, const struct store_prepared_write *write, struct tnd_error *err);
+
 /* --- group commit (sqlite_commit.c) ---------------------------------------------- */
 
 struct store_commit_request;
@@ -271,5 +278,6 @@ tnd_storage_workflow_get_fn store_workflow_get;
 tnd_storage_workflow_list_fn store_workflow_list;
 tnd_storage_credential_get_fn store_credential_get;
 tnd_storage_override_list_fn store_override_list;
+tnd_storage_quota_list_fn store_quota_list;
 
 #endif /* TND_SQLITE_INTERNAL_H */

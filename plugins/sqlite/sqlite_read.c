@@ -1,7 +1,8 @@
 /*
  * sqlite_read.c — the read ops: tenant_get, tenant_search, version_list,
  * version_get, phase_list, idempotency_get, ping, and those of ABI 1.1:
- * workflow_get, workflow_list, credential_get; override_list (ABI 1.2).
+ * workflow_get, workflow_list, credential_get; override_list (ABI 1.2);
+ * quota_list (ABI 1.2: quotas).
  *
  * Each read borrows a connection from the read pool, runs one statement
  * from that connection's cache, copies the rows into one buffer and gives
@@ -516,6 +517,51 @@ int store_override_list(void *ctx, const struct tnd_override_query *query, tnd_o
 			.reason = read_text(&rows, i, 5),
 			.created_ms = read_int(&rows, i, 6),
 			.expires_ms = read_int(&rows, i, 7),
+		};
+		if (visit(&rec, userdata) != 0)
+			break;
+	}
+	read_rows_free(&rows);
+	return 0;
+}
+
+/* --- quota history (ABI 1.2: quotas) --------------------------------------------------- */
+
+int store_quota_list(void *ctx, const struct tnd_quota_query *query, tnd_quota_visit_fn *visit, void *userdata,
+		     struct tnd_error *err)
+{
+	struct store_param params[3];
+	struct read_rows rows;
+	const char *sql;
+	int r;
+
+	if (query == NULL || query->size < STORE_RECORD_SIZE(struct tnd_quota_query, limit) ||
+	    query->tenant_id == NULL) {
+		tnd_error_set(err, "quota query without a tenant id, or smaller than ABI 1.2's");
+		return -EINVAL;
+	}
+	params[0] = STORE_TEXT(query->tenant_id);
+	params[1] = STORE_INT(query->after_seq > 0 ? query->after_seq : (query->newest_first ? INT64_MAX : 0));
+	params[2] = STORE_INT(store_read_limit(query->limit));
+	sql = query->newest_first
+		      ? "SELECT tenant_id, seq, version, quotas_json, source, actor, request_id, time_ms"
+			" FROM quota_history WHERE tenant_id = ?1 AND seq < ?2 ORDER BY seq DESC LIMIT ?3"
+		      : "SELECT tenant_id, seq, version, quotas_json, source, actor, request_id, time_ms"
+			" FROM quota_history WHERE tenant_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3";
+	r = read_run(ctx, sql, params, 3, &rows, err);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; visit != NULL && i < rows.n_rows; i++) {
+		struct tnd_quota_record rec = {
+			.size = sizeof(rec),
+			.tenant_id = read_text(&rows, i, 0),
+			.seq = read_int(&rows, i, 1),
+			.version = read_int(&rows, i, 2),
+			.quotas_json = read_text(&rows, i, 3),
+			.source = read_text(&rows, i, 4),
+			.actor = read_text(&rows, i, 5),
+			.request_id = read_text(&rows, i, 6),
+			.time_ms = read_int(&rows, i, 7),
 		};
 		if (visit(&rec, userdata) != 0)
 			break;

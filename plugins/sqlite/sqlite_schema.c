@@ -192,6 +192,24 @@ static const char store_schema_v4[] =
 	" expires_ms INTEGER NOT NULL) WITHOUT ROWID;"
 	"CREATE INDEX overrides_by_tenant ON overrides(tenant_id, expires_ms);";
 
+/*
+ * Version 8 (storage ABI 1.2: quotas): the history of each tenant's
+ * effective quotas, appended with the version or override that changed
+ * them.  (Versions 5-7 are taken by changes made alongside; a gap is fine,
+ * migrations run in ascending order of the versions listed here.)
+ */
+static const char store_schema_v8[] =
+	"CREATE TABLE quota_history ("
+	" tenant_id TEXT NOT NULL,"
+	" seq INTEGER NOT NULL,"
+	" version INTEGER NOT NULL,"
+	" quotas_json TEXT NOT NULL,"
+	" source TEXT NOT NULL,"
+	" actor TEXT NOT NULL,"
+	" request_id TEXT,"
+	" time_ms INTEGER NOT NULL,"
+	" PRIMARY KEY (tenant_id, seq)) WITHOUT ROWID;";
+
 static const struct store_migration store_migrations[] = {
 	{ 1, "initial schema: tenants, labels, versions, phase transitions, idempotency",
 	  store_schema_v1 },
@@ -199,6 +217,7 @@ static const struct store_migration store_migrations[] = {
 	  store_schema_v2 },
 	{ 3, "reconcile workflows, tenant credentials, index of unsettled tenants", store_schema_v3 },
 	{ 4, "administrative overrides of tenants' rate limits", store_schema_v4 },
+	{ 8, "history of tenants' effective quotas", store_schema_v8 },
 };
 
 #define STORE_N_MIGRATIONS (sizeof(store_migrations) / sizeof(store_migrations[0]))
