@@ -122,6 +122,9 @@ api_handler_fn api_tenant_resume;
 api_handler_fn api_tenant_archive;
 api_handler_fn api_tenant_delete;
 
+/* handlers: api_quotas.c */
+api_handler_fn api_tenant_quotas;
+
 /* handlers: api_workflows.c */
 api_handler_fn api_workflows_list;
 api_handler_fn api_workflow_get;

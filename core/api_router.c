@@ -47,6 +47,7 @@ static const struct api_route_def api_routes[] = {
 	{ "GET", "/v1/tenants/{id}/versions", api_tenant_versions, TND_ROLE_TENANT, ROUTE_OWN_TENANT },
 	{ "GET", "/v1/tenants/{id}/versions/{n}", api_tenant_version, TND_ROLE_TENANT, ROUTE_OWN_TENANT },
 	{ "GET", "/v1/tenants/{id}/transitions", api_tenant_transitions, TND_ROLE_TENANT, ROUTE_OWN_TENANT },
+	{ "GET", "/v1/tenants/{id}/quotas", api_tenant_quotas, TND_ROLE_TENANT, ROUTE_OWN_TENANT },
 	{ "POST", "/v1/tenants/{id}/suspend", api_tenant_suspend, TND_ROLE_OPERATOR, 0 },
 	{ "POST", "/v1/tenants/{id}/resume", api_tenant_resume, TND_ROLE_OPERATOR, 0 },
 	{ "POST", "/v1/tenants/{id}/archive", api_tenant_archive, TND_ROLE_OPERATOR, 0 },

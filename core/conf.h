@@ -60,6 +60,8 @@ struct tnd_plan_conf {
 	char *default_residency;     /* a residency zone some region belongs to */
 	struct tnd_quotas quotas;    /* what a tenant of this plan gets by default */
 	struct tnd_quotas max_quotas;/* the most a manifest override may ask for */
+	struct tnd_quotas ceiling_quotas; /* the most an administrative override may grant (>= max_quotas) */
+	int64_t max_total_compute_units;  /* shared budget of all non-deleted tenants of the plan; 0: none */
 	struct tnd_rate_limits rate_limits; /* api.rate_limits, overridden by the plan's `rate_limits` */
 };
 

@@ -27,7 +27,7 @@ static const char *const catalog_region_keys[] = {
 static const char *const catalog_region_isolation_keys[] = { "shared", "dedicated", "hybrid", NULL };
 static const char *const catalog_plan_keys[] = {
 	"code", "description", "isolation", "default_isolation", "default_residency",
-	"quotas", "max_quotas", "rate_limits", NULL,
+	"quotas", "max_quotas", "rate_limits", "ceiling_quotas", "max_total_compute_units", NULL,
 };
 static const char *const catalog_quota_keys[] = {
 	"compute_units", "storage_gb", "events_per_minute", "concurrent_operations", NULL,
@@ -243,7 +243,8 @@ static int catalog_parse_quotas(struct conf_reader *reader, config_setting_t *gr
 /* Each default quota must fit under its maximum, or no tenant of the plan
  * could ever be valid. */
 static int catalog_check_quota_bounds(struct conf_reader *reader, config_setting_t *quotas_group,
-				      const struct tnd_quotas *quotas, const struct tnd_quotas *max)
+				      const struct tnd_quotas *quotas, const struct tnd_quotas *max,
+				      const char *max_name)
 {
 	const struct {
 		const char *key;
@@ -260,11 +261,42 @@ static int catalog_check_quota_bounds(struct conf_reader *reader, config_setting
 		config_setting_t *where = config_setting_get_member(quotas_group, pairs[i].key);
 
 		if (pairs[i].value > pairs[i].max)
-			return conf_fail(reader, where, "'%s' is %lld, above max_quotas.%s (%lld)",
+			return conf_fail(reader, where, "'%s' is %lld, above %s.%s (%lld)",
 					 conf_setting_path(where, path, sizeof(path)),
-					 (long long)pairs[i].value, pairs[i].key, (long long)pairs[i].max);
+					 (long long)pairs[i].value, max_name, pairs[i].key, (long long)pairs[i].max);
 	}
 	return 0;
+}
+
+/*
+ * The limits beyond a plan's maxima: `ceiling_quotas`, what an administrative
+ * override may grant at most (default: max_quotas, i.e. overrides may not go
+ * past what a manifest may ask for), and `max_total_compute_units`, the
+ * compute units all non-deleted tenants of the plan may hold together
+ * (0 or absent: unlimited).
+ */
+static int catalog_parse_quota_limits(struct conf_reader *reader, config_setting_t *group,
+				      config_setting_t *max_group, struct tnd_plan_conf *plan)
+{
+	config_setting_t *ceiling_group = NULL;
+	int r;
+
+	plan->ceiling_quotas = plan->max_quotas;
+	r = conf_get_aggregate(reader, group, "ceiling_quotas", CONFIG_TYPE_GROUP, false, &ceiling_group);
+	if (r < 0)
+		return r;
+	if (ceiling_group) {
+		r = catalog_parse_quotas(reader, ceiling_group, &plan->ceiling_quotas);
+		if (r < 0)
+			return r;
+		r = catalog_check_quota_bounds(reader, max_group, &plan->max_quotas, &plan->ceiling_quotas,
+					       "ceiling_quotas");
+		if (r < 0)
+			return r;
+	}
+	plan->max_total_compute_units = 0;
+	return conf_get_int(reader, group, "max_total_compute_units", false, 0, CATALOG_QUOTA_MAX,
+			    &plan->max_total_compute_units);
 }
 
 static int catalog_parse_isolation(struct conf_reader *reader, config_setting_t *plan_group,
@@ -395,7 +427,10 @@ static int catalog_parse_plan(struct conf_reader *reader, config_setting_t *grou
 		if (r < 0)
 			return r;
 	}
-	r = catalog_check_quota_bounds(reader, quotas_group, &plan->quotas, &plan->max_quotas);
+	r = catalog_check_quota_bounds(reader, quotas_group, &plan->quotas, &plan->max_quotas, "max_quotas");
+	if (r < 0)
+		return r;
+	r = catalog_parse_quota_limits(reader, group, max_group ? max_group : quotas_group, plan);
 	if (r < 0)
 		return r;
 	return conf_ratelimit_parse_plan(reader, group, conf, plan);

@@ -32,6 +32,7 @@
 #include "plugin_loader.h"
 #include "policy_gate.h"
 #include "reconcile.h"
+#include "quota_usage.h"
 #include "region_usage.h"
 #include "registry.h"
 #include "state_lock.h"
@@ -390,6 +391,10 @@ int daemon_run(const struct daemon_options *opts)
 		log_error("cannot count the tenants per region: %s", err.message);
 		goto out;
 	}
+	if (quota_usage_load(reg, conf, &err) < 0) {
+		log_error("cannot count the compute units per plan: %s", err.message);
+		goto out;
+	}
 	conf_current_replace(conf_ref(conf));
 	if (daemon_start_reconcile(conf, opts->config_path, reg, &orch, &ctl) < 0)
 		goto out;
@@ -448,6 +453,7 @@ out:
 	reconcile_shutdown();
 	registry_free(reg);
 	region_usage_reset();
+	quota_usage_reset();
 	policy_gate_install(NULL);
 	plugin_set_clear(&plugins);
 	daemon_pidfile_release(conf->daemon.pid_file);

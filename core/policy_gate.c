@@ -104,6 +104,8 @@ json_t *policy_request_new(const struct policy_subject *s, int64_t now_ms)
 	json_object_set_new(context, "plan", policy_string_or_null(s->plan));
 	json_object_set_new(context, "time", json_string(when));
 	json_object_set_new(context, "requestId", policy_string_or_null(s->request_id));
+	if (json_is_object(s->context_extra))
+		json_object_update_missing(context, (json_t *)s->context_extra);
 
 	request = json_object();
 	json_object_set_new(request, "action", policy_string_or_null(s->action));

@@ -39,6 +39,7 @@ struct policy_subject {
 	const json_t *placement;     /* {region, isolation, ...} */
 	const char *plan;
 	const char *request_id;
+	const json_t *context_extra; /* more members of the request's context (e.g. quotas), or NULL */
 };
 
 enum policy_verdict {

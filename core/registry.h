@@ -171,4 +171,14 @@ int registry_override_list(struct registry *reg, const struct tnd_override_query
 /** Insert an override (its strings are copied) in the txn. */
 void registry_txn_add_override(struct registry_txn *txn, const struct tnd_override_record *rec);
 
+/* --- quota history (storage ABI 1.2: quotas) -------------------------------- */
+
+/** True when the driver keeps quota history (the quota_list op). */
+bool registry_supports_quotas(const struct registry *reg);
+/** Visit quota history entries matching @query (records borrowed); -ENOTSUP without driver support. */
+int registry_quota_list(struct registry *reg, const struct tnd_quota_query *query, tnd_quota_visit_fn *visit,
+			void *userdata, struct tnd_error *err);
+/** Append a quota history entry (its strings are copied) to the txn. */
+void registry_txn_add_quota(struct registry_txn *txn, const struct tnd_quota_record *rec);
+
 #endif /* TND_REGISTRY_H */

@@ -23,6 +23,7 @@
 #include "reconcile.h"
 #include "region_usage.h"
 #include "registry.h"
+#include "tenant_quotas.h"
 #include "tenant_service.h"
 #include "util.h"
 
@@ -264,11 +265,13 @@ static enum service_outcome service_unchanged(struct registry *reg, const struct
 	}
 	policy_decision_clear(&decision);
 	response = service_row_response(200, row, false);
-	if (rctx->idempotency_key == NULL) {
+	registry_txn_init(&txn);
+	/* quotas: a reloaded plan or an ended override is recorded by the next apply */
+	if (!tenant_quotas_refresh(reg, conf, &txn, row, rctx, tnd_now_ms()) && rctx->idempotency_key == NULL) {
+		registry_txn_clear(&txn);
 		*ret_response = response;
 		return SERVICE_DONE;
 	}
-	registry_txn_init(&txn);
 	outcome = service_commit(reg, &txn, rctx, response, ret_response, ret_problem);
 	registry_txn_clear(&txn);
 	return outcome;
@@ -350,6 +353,7 @@ static enum service_outcome service_create(struct registry *reg, const struct tn
 	json_t *placement = NULL;
 	struct policy_decision decision = { 0 };
 	struct tenant_row row = { 0 };
+	struct tenant_quota_hold hold = { .reserved = 0 };
 	struct tnd_error err = { "" };
 	struct registry_txn txn;
 	enum service_outcome outcome;
@@ -388,6 +392,12 @@ static enum service_outcome service_create(struct registry *reg, const struct tn
 		outcome = SERVICE_FAILED;
 		goto out;
 	}
+	/* quotas: the plan's compute budget, the quota history (tenant_quotas.c) */
+	*ret_problem = tenant_quotas_prepare(reg, conf, &txn, NULL, &row, rctx, now, &hold);
+	if (*ret_problem) {
+		outcome = SERVICE_FAILED;
+		goto out;
+	}
 	r = reconcile_attach(reg, conf, &txn, NULL, &row, rctx, &from, &err);
 	if (r < 0) {
 		outcome = service_reconcile_failed(r, id, &err, ret_problem);
@@ -416,6 +426,7 @@ static enum service_outcome service_create(struct registry *reg, const struct tn
 out:
 	/* an Idempotency-Key replay is DONE without this txn committing */
 	region_usage_settle(row.region, txn.committed);
+	tenant_quotas_settle(&hold, txn.committed);
 	policy_decision_clear(&decision);
 	registry_txn_clear(&txn);
 	json_decref(row.status);
@@ -466,6 +477,7 @@ static enum service_outcome service_update(struct registry *reg, const struct tn
 {
 	struct policy_decision decision = { 0 };
 	struct tenant_row next = *row;
+	struct tenant_quota_hold hold = { .reserved = 0 };
 	const json_t *spec = json_object_get(manifest, "spec");
 	struct tnd_error err = { "" };
 	struct registry_txn txn;
@@ -487,6 +499,12 @@ static enum service_outcome service_update(struct registry *reg, const struct tn
 
 	registry_txn_init(&txn);
 	if (!service_policy(conf, action, rctx, &next, lifecycle_phase_name(row->phase), &decision, ret_problem)) {
+		outcome = SERVICE_FAILED;
+		goto out;
+	}
+	/* quotas: scale-up gate, the plan's compute budget, the quota history (tenant_quotas.c) */
+	*ret_problem = tenant_quotas_prepare(reg, conf, &txn, row, &next, rctx, now, &hold);
+	if (*ret_problem) {
 		outcome = SERVICE_FAILED;
 		goto out;
 	}
@@ -517,6 +535,7 @@ static enum service_outcome service_update(struct registry *reg, const struct tn
 		reconcile_wake();
 	}
 out:
+	tenant_quotas_settle(&hold, txn.committed);
 	policy_decision_clear(&decision);
 	registry_txn_clear(&txn);
 	json_decref(next.status);
@@ -583,6 +602,12 @@ int tenant_apply(struct registry *reg, const struct tnd_conf *conf, const json_t
 	}
 	json_decref(errors);
 	norm = manifest_normalize(doc, conf);
+	/* quotas: concurrentOperations (tenant_quotas.c) */
+	*ret_problem = tenant_quotas_enter(reg, conf, id, norm);
+	if (*ret_problem) {
+		json_decref(norm);
+		return -1;
+	}
 
 	for (int attempt = 0; attempt < SERVICE_MAX_ATTEMPTS && outcome == SERVICE_RETRY; attempt++) {
 		struct tenant_row *row = NULL;
@@ -599,6 +624,7 @@ int tenant_apply(struct registry *reg, const struct tnd_conf *conf, const json_t
 			tenant_row_free(row);
 		}
 	}
+	tenant_quotas_leave(id);
 	json_decref(norm);
 	if (outcome == SERVICE_RETRY)
 		*ret_problem = problem_new(409, "conflict", "Concurrent modification",
@@ -676,8 +702,13 @@ int tenant_act(struct registry *reg, const struct tnd_conf *conf, const char *id
 {
 	enum service_outcome outcome = SERVICE_RETRY;
 
+	/* quotas: concurrentOperations (tenant_quotas.c) */
+	*ret_problem = tenant_quotas_enter(reg, conf, id, NULL);
+	if (*ret_problem)
+		return -1;
 	for (int attempt = 0; attempt < SERVICE_MAX_ATTEMPTS && outcome == SERVICE_RETRY; attempt++)
 		outcome = service_act_once(reg, conf, id, action, rctx, ret_response, ret_problem);
+	tenant_quotas_leave(id);
 	if (outcome == SERVICE_RETRY)
 		*ret_problem = problem_new(409, "conflict", "Concurrent modification",
 					   "tenant %s is being modified concurrently; retry", id);

@@ -1,0 +1,27 @@
+/*
+ * quota_inflight.h — mutating requests in flight per tenant, for the
+ * concurrentOperations quota.
+ *
+ * The orchestrator already runs at most one workflow step per tenant at a
+ * time, which is at least as strict as any plan (concurrent_operations is
+ * 1 or more), so the quota is enforced where several operations on one
+ * tenant can actually overlap: the API's mutating requests (applies,
+ * lifecycle actions).  A request enters before it reads the tenant and
+ * leaves when it has its answer; one more than the tenant's quota is
+ * refused with 409 at once, never queued.
+ */
+#ifndef TND_QUOTA_INFLIGHT_H
+#define TND_QUOTA_INFLIGHT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/** Enter one operation on @tenant_id if fewer than @limit are in flight
+ *  (@limit <= 0: unlimited); *@ret_in_flight is the count seen. */
+bool quota_inflight_enter(const char *tenant_id, int64_t limit, int64_t *ret_in_flight);
+/** Leave an operation entered with quota_inflight_enter(). */
+void quota_inflight_leave(const char *tenant_id);
+/** Operations in flight on @tenant_id now. */
+int64_t quota_inflight_count(const char *tenant_id);
+
+#endif /* TND_QUOTA_INFLIGHT_H */
