@@ -1,9 +1,13 @@
 /*
  * api_overrides.c — POST and GET /v1/overrides: time-limited administrative
- * overrides of a tenant's rate limits.
+ * overrides of a tenant's rate limits and quotas.
  *
  * An override names a tenant, new `read` and/or `write` quotas (and
- * optionally a `window`), a lifetime in seconds and a reason.  It is
+ * optionally a `window`) and/or new quotas (`computeUnits`, `storageGb`,
+ * `eventsPerMinute`, `concurrentOperations`, each at most the plan's
+ * ceiling_quotas), a lifetime in seconds and a reason.  One that changes
+ * the tenant's effective quotas writes a quota history entry in its own
+ * transaction.  It is
  * stored in the registry through the ordinary write path (one transaction,
  * storage ABI 1.2), logged, and takes effect on the tenant's next request:
  * the limiter forgets what it remembered about the tenant.  It ends on its
@@ -23,6 +27,7 @@
 #include "log.h"
 #include "manifest.h"
 #include "problem.h"
+#include "quotas.h"
 #include "ratelimit.h"
 #include "registry.h"
 #include "util.h"
@@ -68,6 +73,68 @@ static void api_override_error(json_t *errors, const char *path, const char *rea
 	json_array_append_new(errors, json_pack("{s:s,s:s}", "path", path, "reason", reason));
 }
 
+static bool api_override_sets_quota(const json_t *body)
+{
+	for (size_t i = 0; i < QUOTA_N_FIELDS; i++)
+		if (json_object_get(body, quota_fields[i].name))
+			return true;
+	return false;
+}
+
+/* 422 for each quota of @limits above @plan's ceiling_quotas; NULL if none. */
+static struct problem *api_override_check_ceiling(const struct tnd_plan_conf *plan, const json_t *limits)
+{
+	json_t *errors = json_array();
+	struct problem *p;
+
+	for (size_t i = 0; i < QUOTA_N_FIELDS; i++) {
+		const json_t *v = json_object_get(limits, quota_fields[i].name);
+		int64_t ceiling = quota_get(&plan->ceiling_quotas, &quota_fields[i]);
+		char reason[160];
+
+		if (v == NULL || json_integer_value(v) <= ceiling)
+			continue;
+		snprintf(reason, sizeof(reason), "%s %lld exceeds the ceiling of %lld for plan %s",
+			 quota_fields[i].name, (long long)json_integer_value(v), (long long)ceiling, plan->code);
+		api_override_error(errors, quota_fields[i].name, reason);
+	}
+	if (json_array_size(errors) == 0) {
+		json_decref(errors);
+		return NULL;
+	}
+	p = problem_new(422, "validation-failed", "Override invalid", "%s",
+			json_string_value(json_object_get(json_array_get(errors, 0), "reason")));
+	problem_set_errors(p, errors);
+	return p;
+}
+
+/* The quota history entry of an override that changes @row's effective quotas. */
+static int api_override_record_quotas(struct registry *reg, const struct tnd_conf *conf, struct registry_txn *txn,
+				      const struct tenant_row *row, const json_t *limits,
+				      const struct tnd_override_record *rec, struct tnd_error *err)
+{
+	const struct tnd_plan_conf *plan = conf_plan(conf, row->plan);
+	const struct quota_change change = {
+		.tenant_id = row->id,
+		.version = row->version,
+		.source = "override",
+		.actor = rec->actor,
+		.request_id = rec->request_id,
+		.time_ms = rec->created_ms,
+	};
+	struct tnd_quotas effective;
+	bool added;
+	int r;
+
+	if (plan == NULL || !api_override_sets_quota(limits))
+		return 0;
+	r = quotas_effective(reg, plan, row->id, row->manifest, rec->created_ms, &effective, err);
+	if (r < 0)
+		return r;
+	quotas_apply_override(&effective, limits);
+	return quotas_record_if_changed(reg, txn, &effective, &change, &added, err);
+}
+
 enum MHD_Result api_override_create(struct api_request *req)
 {
 	struct registry *reg = req->server->registry;
@@ -99,7 +166,7 @@ enum MHD_Result api_override_create(struct api_request *req)
 	}
 	json_object_foreach (body, key, member)
 		if (strcmp(key, "tenant") && strcmp(key, "read") && strcmp(key, "write") && strcmp(key, "window") &&
-		    strcmp(key, "ttlSeconds") && strcmp(key, "reason"))
+		    strcmp(key, "ttlSeconds") && strcmp(key, "reason") && quota_field_find(key) == NULL)
 			api_override_error(errors, key, "unknown member");
 	tenant = json_string_value(json_object_get(body, "tenant"));
 	if (tenant == NULL || !manifest_tenant_id_valid(tenant))
@@ -110,8 +177,16 @@ enum MHD_Result api_override_create(struct api_request *req)
 		json_object_set_new(limits, "write", json_integer(write));
 	if (api_override_int(body, "window", 1, RATELIMIT_WINDOW_MAX, &window, errors))
 		json_object_set_new(limits, "window", json_integer(window));
-	if (json_object_get(body, "read") == NULL && json_object_get(body, "write") == NULL)
-		api_override_error(errors, "read", "an override sets read, write or both");
+	for (size_t i = 0; i < QUOTA_N_FIELDS; i++) {
+		int64_t value;
+
+		/* the plan's ceiling is checked once the tenant's plan is known */
+		if (api_override_int(body, quota_fields[i].name, 1, INT32_MAX, &value, errors))
+			json_object_set_new(limits, quota_fields[i].name, json_integer(value));
+	}
+	if (json_object_get(body, "read") == NULL && json_object_get(body, "write") == NULL &&
+	    !api_override_sets_quota(body))
+		api_override_error(errors, "read", "an override sets read, write, a quota, or several of them");
 	if (!api_override_int(body, "ttlSeconds", 1, OVERRIDE_TTL_MAX, &ttl, errors) &&
 	    json_object_get(body, "ttlSeconds") == NULL)
 		api_override_error(errors, "ttlSeconds", "required: how long the override lasts");
@@ -137,7 +212,17 @@ enum MHD_Result api_override_create(struct api_request *req)
 			return api_fail(req, 404, "not-found", "Not found", "tenant %s does not exist", tenant);
 		return api_fail(req, 503, "storage-unavailable", "Storage unavailable", "%s", err.message);
 	}
-	tenant_row_free(row);
+	{
+		const struct tnd_plan_conf *plan = conf_plan(req->conf, row->plan);
+
+		p = plan ? api_override_check_ceiling(plan, limits) : NULL;
+		if (p) {
+			tenant_row_free(row);
+			json_decref(body);
+			json_decref(limits);
+			return api_send_problem(req, p);
+		}
+	}
 
 	rec.created_ms = tnd_now_ms();
 	rec.expires_ms = rec.created_ms + ttl * 1000;
@@ -155,7 +240,10 @@ enum MHD_Result api_override_create(struct api_request *req)
 	rec.reason = reason;
 	registry_txn_init(&txn);
 	registry_txn_add_override(&txn, &rec);
-	r = registry_commit(reg, &txn, NULL, &err);
+	r = api_override_record_quotas(reg, req->conf, &txn, row, limits, &rec, &err);
+	tenant_row_free(row);
+	if (r == 0)
+		r = registry_commit(reg, &txn, NULL, &err);
 	registry_txn_clear(&txn);
 	if (r < 0) {
 		free(limits_text);

@@ -56,6 +56,11 @@ static int api_ratelimit_override_visit(const struct tnd_override_record *rec, v
 	json_t *limits = json_loads(rec->limits_json, 0, NULL);
 	json_t *v;
 
+	/* an override of quotas only leaves the rate limits alone */
+	if (json_object_get(limits, "read") == NULL && json_object_get(limits, "write") == NULL) {
+		json_decref(limits);
+		return 0;
+	}
 	/* ordered by id, i.e. by creation: the last one visited is the newest */
 	t->read = (v = json_object_get(limits, "read")) ? json_integer_value(v) : -1;
 	t->write = (v = json_object_get(limits, "write")) ? json_integer_value(v) : -1;
