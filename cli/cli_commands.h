@@ -74,6 +74,8 @@ int cli_cmd_apply(struct cli_ctx *ctx, const char *const *files, size_t n_files)
 int cli_cmd_get(struct cli_ctx *ctx, const char *id);
 int cli_cmd_list(struct cli_ctx *ctx, const struct cli_list_options *opts);
 int cli_cmd_history(struct cli_ctx *ctx, const char *id);
+/** A tenant's effective quotas and plan bounds; with @history, every recorded change. */
+int cli_cmd_quotas(struct cli_ctx *ctx, const char *id, bool history);
 /** suspend/resume/archive/delete; with ctx->wait_s, then wait until settled. */
 int cli_cmd_lifecycle(struct cli_ctx *ctx, enum cli_lifecycle_action action, const char *id);
 int cli_cmd_plans(struct cli_ctx *ctx);

@@ -44,6 +44,7 @@ enum ctl_command {
 	CMD_WORKFLOW,
 	CMD_RETRY,
 	CMD_CREDENTIALS,
+	CMD_QUOTAS,
 };
 
 /* Options that only some commands take. */
@@ -54,6 +55,7 @@ enum {
 	OPT_WRITE = 1u << 3,    /* --if-match --idempotency-key */
 	OPT_TENANT = 1u << 4,   /* --tenant */
 	OPT_WAIT = 1u << 5,     /* --wait[=SECONDS] */
+	OPT_HISTORY = 1u << 6,  /* --history */
 };
 
 /* What a command's ID argument names. */
@@ -99,6 +101,12 @@ static const struct ctl_command_def {
 	{ "history", CMD_HISTORY, 0, ID_TENANT, "history ID",
 	  "Show every version of a tenant (VERSION TIME ACTOR REQUEST-ID), then its\n"
 	  "phase transitions (SEQ FROM TO VERSION TIME ACTOR REASON).\n" },
+	{ "quotas", CMD_QUOTAS, OPT_HISTORY, ID_TENANT, "quotas ID [--history]",
+	  "Show a tenant's effective quotas (plan defaults, overlaid by its manifest\n"
+	  "and active overrides) beside its plan's defaults, maxima and override\n"
+	  "ceilings, and the plan's compute budget if it has one.\n"
+	  "  --history        also every recorded change of the effective quotas:\n"
+	  "                   SEQ VERSION TIME SOURCE ACTOR CU GB EPM OPS\n" },
 	{ "suspend", CMD_SUSPEND, OPT_WRITE | OPT_WAIT, ID_TENANT, "suspend ID [--wait[=SECONDS]]",
 	  "Suspend an Active tenant.  --wait: then wait until it is Suspended.\n" },
 	{ "resume", CMD_RESUME, OPT_WRITE | OPT_WAIT, ID_TENANT, "resume ID [--wait[=SECONDS]]",
@@ -241,6 +249,7 @@ static int ctl_parse(int argc, char **argv, struct ctl_args *args)
 	enum {
 		O_URL = 256, O_TOKEN, O_TOKEN_FILE, O_REQUEST_ID, O_IF_MATCH, O_IDEMPOTENCY_KEY, O_TIMEOUT,
 		O_VERSION, O_STATE, O_ISOLATION, O_REGION, O_PLAN, O_LABEL, O_LIMIT, O_ALL, O_TENANT, O_WAIT,
+		O_HISTORY,
 	};
 	static const struct option options[] = {
 		{ "url", required_argument, NULL, O_URL },
@@ -264,6 +273,7 @@ static int ctl_parse(int argc, char **argv, struct ctl_args *args)
 		{ "all", no_argument, NULL, O_ALL },
 		{ "tenant", required_argument, NULL, O_TENANT },
 		{ "wait", optional_argument, NULL, O_WAIT },
+		{ "history", no_argument, NULL, O_HISTORY },
 		{ NULL, 0, NULL, 0 },
 	};
 	long number;
@@ -343,6 +353,7 @@ static int ctl_parse(int argc, char **argv, struct ctl_args *args)
 			args->given |= OPT_PAGE;
 			break;
 		case O_ALL: args->list.all = true; args->given |= OPT_PAGE; break;
+		case O_HISTORY: args->given |= OPT_HISTORY; break;
 		default:
 			/* getopt has said what was wrong */
 			fputs("Try 'tenancyctl --help'.\n", stderr);
@@ -454,6 +465,7 @@ static int ctl_run(const struct ctl_command_def *def, const struct ctl_args *arg
 	case CMD_WORKFLOW: return cli_cmd_workflow(ctx, id);
 	case CMD_RETRY: return cli_cmd_retry(ctx, id);
 	case CMD_CREDENTIALS: return cli_cmd_credentials(ctx, id);
+	case CMD_QUOTAS: return cli_cmd_quotas(ctx, id, (args->given & OPT_HISTORY) != 0);
 	case CMD_NONE: break;
 	}
 	return -EINVAL;

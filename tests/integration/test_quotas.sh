@@ -204,4 +204,22 @@ put q-3 '{"computeUnits":13}'
 quotas q-3
 tnd_assert_eq "$n" "$(rcl_json -l /history)" "another unchanged re-apply adds nothing"
 
+tnd_step "tenancyctl quotas ID [--history]"
+: >"$TND_TMP/empty.conf"
+ctl() {
+	TENANCYCTL_CONFIG=$TND_TMP/empty.conf TENANCYD_URL=$TND_URL TENANCYD_TOKEN_FILE=$TND_ADMIN_TOKEN_FILE \
+		tnd_run "$top_builddir/tenancyctl" "$@"
+}
+ctl quotas q-1
+tnd_assert_rc 0 "tenancyctl quotas q-1"
+tnd_assert_match "$TND_OUT" 'computeUnits +30 +4 +16 +64' "the computeUnits row"
+tnd_assert_not_contains "$TND_OUT" "SOURCE" "the table without --history"
+ctl quotas q-1 --history
+tnd_assert_rc 0 "tenancyctl quotas q-1 --history"
+tnd_assert_match "$TND_OUT" '4 +4 +[-0-9T:.Z]+ +override +admin +30 +1000' "the override's row"
+ctl -o json quotas q-1 --history
+tnd_assert_eq 4 "$(printf '%s' "$TND_OUT" | tnd_json -l /history)" "history entries in JSON"
+ctl quotas no-such
+tnd_assert_rc 1 "tenancyctl quotas of no tenant"
+
 tnd_pass
