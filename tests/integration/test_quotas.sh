@@ -145,11 +145,11 @@ put q-3 '{"computeUnits":12}'
 tnd_assert_eq 201 "$TND_HTTP_STATUS" "create q-3: $TND_BODY"
 quotas q-3
 tnd_assert_eq 38 "$(rcl_json /plan/computeUnitsInUse)" "compute units in use"
-auth=$TND_TMP/admin.auth
-(umask 077 && printf 'Authorization: Bearer %s\n' "$(head -n 1 "$TND_ADMIN_TOKEN_FILE")" >"$auth")
+admin_auth=$TND_TMP/admin.auth
+(umask 077 && printf 'Authorization: Bearer %s\n' "$(head -n 1 "$TND_ADMIN_TOKEN_FILE")" >"$admin_auth")
 racers=()
 for i in $(seq 1 16); do
-	curl -sS -o "$TND_TMP/race-$i.body" -w '%{http_code}\n' -X PUT -H "@$auth" \
+	curl -sS -o "$TND_TMP/race-$i.body" -w '%{http_code}\n' -X PUT -H "@$admin_auth" \
 		-H 'Content-Type: application/json' --data-binary \
 		"{\"apiVersion\":\"tenancy/v1\",\"kind\":\"Tenant\",\"metadata\":{\"id\":\"race-$i\"},
 		  \"spec\":{\"plan\":\"business\",\"state\":\"draft\",\"quotas\":{\"computeUnits\":2}}}" \
