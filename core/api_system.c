@@ -66,6 +66,9 @@ enum MHD_Result api_plans(struct api_request *req)
 				 plan->description, "isolation", modes, "defaultIsolation",
 				 isolation_name(plan->default_isolation), "defaultResidency", plan->default_residency,
 				 "quotas", api_quotas_json(&plan->quotas), "maxQuotas", api_quotas_json(&plan->max_quotas));
+		/* quotas: what overrides may grant at most, and the plan's compute budget (0: none) */
+		json_object_set_new(item, "ceilingQuotas", api_quotas_json(&plan->ceiling_quotas));
+		json_object_set_new(item, "maxTotalComputeUnits", json_integer(plan->max_total_compute_units));
 		/* what the plan's tenants may call per window; 0: unlimited */
 		json_object_set_new(item, "rateLimits",
 				    json_pack("{s:I,s:I,s:I}", "window", (json_int_t)plan->rate_limits.window_s, "read",
