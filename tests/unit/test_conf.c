@@ -88,6 +88,9 @@ static void test_minimal_defaults(void **state)
 	assert_int_equal(conf->plans[0].quotas.events_per_minute, 60);
 	/* Without max_quotas a manifest cannot raise its quotas. */
 	assert_memory_equal(&conf->plans[0].max_quotas, &conf->plans[0].quotas, sizeof(struct tnd_quotas));
+	/* Without ceiling_quotas an override cannot pass max_quotas; no budget. */
+	assert_memory_equal(&conf->plans[0].ceiling_quotas, &conf->plans[0].max_quotas, sizeof(struct tnd_quotas));
+	assert_int_equal(conf->plans[0].max_total_compute_units, 0);
 
 	assert_int_equal(tokens_count(conf->tokens), 1);
 	assert_int_equal(tokens_authenticate(conf->tokens, conf_token, &who), 0);
@@ -219,7 +222,9 @@ static void test_every_section_parsed(void **state)
 		"  { code = \"biz_2-x\"; description = \"Business\"; isolation = [ \"dedicated\", \"hybrid\" ];\n"
 		"    default_isolation = \"hybrid\"; default_residency = \"us-gov\";\n"
 		"    " QUOTAS_1 "\n"
-		"    max_quotas: { compute_units = 2; storage_gb = 3; events_per_minute = 60; concurrent_operations = 4; }; }\n"
+		"    max_quotas: { compute_units = 2; storage_gb = 3; events_per_minute = 60; concurrent_operations = 4; };\n"
+		"    ceiling_quotas: { compute_units = 8; storage_gb = 3; events_per_minute = 61; concurrent_operations = 4; };\n"
+		"    max_total_compute_units = 500; }\n"
 		");\n";
 	struct tnd_conf *conf = load_ok(text);
 
@@ -263,6 +268,9 @@ static void test_every_section_parsed(void **state)
 	assert_int_equal(conf->plans[0].default_isolation, TND_ISOLATION_HYBRID);
 	assert_string_equal(conf->plans[0].description, "Business");
 	assert_int_equal(conf->plans[0].max_quotas.concurrent_operations, 4);
+	assert_int_equal(conf->plans[0].ceiling_quotas.compute_units, 8);
+	assert_int_equal(conf->plans[0].ceiling_quotas.events_per_minute, 61);
+	assert_int_equal(conf->plans[0].max_total_compute_units, 500);
 	conf_unref(conf);
 }
 
@@ -535,6 +543,23 @@ static void test_quota_above_max(void **state)
 			  "'plans[0].quotas.storage_gb' is 600, above max_quotas.storage_gb (500)");
 }
 
+static void test_ceiling_below_max(void **state)
+{
+	(void)state;
+	assert_conf_error(API_OK PLUGINS_OK REGIONS_OK
+			  "plans = (\n  { code = \"biz\"; isolation = [ \"shared\" ]; default_residency = \"eu\";\n"
+			  "    quotas: { compute_units = 4; storage_gb = 5; events_per_minute = 60; concurrent_operations = 1; };\n"
+			  "    max_quotas: { compute_units = 16; #!\n"
+			  "      storage_gb = 500; events_per_minute = 6000; concurrent_operations = 8; };\n"
+			  "    ceiling_quotas: { compute_units = 8; storage_gb = 500; events_per_minute = 6000;\n"
+			  "      concurrent_operations = 8; }; }\n);\n",
+			  "'plans[0].max_quotas.compute_units' is 16, above ceiling_quotas.compute_units (8)");
+	assert_conf_error(API_OK PLUGINS_OK REGIONS_OK
+			  "plans = (\n  { code = \"biz\"; isolation = [ \"shared\" ]; default_residency = \"eu\";\n"
+			  "    " QUOTAS_1 "\n    max_total_compute_units = -1; #!\n  }\n);\n",
+			  "'plans[0].max_total_compute_units' is -1, must be between 0 and 1000000000");
+}
+
 static void test_tokens_file_problems(void **state)
 {
 	char *path;
@@ -696,6 +721,7 @@ int main(void)
 		cmocka_unit_test(test_duplicates),
 		cmocka_unit_test(test_references),
 		cmocka_unit_test(test_quota_above_max),
+		cmocka_unit_test(test_ceiling_below_max),
 		cmocka_unit_test(test_tokens_file_problems),
 		cmocka_unit_test(test_config_file_safety),
 		cmocka_unit_test(test_ref_unref),
