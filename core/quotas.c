@@ -175,7 +175,8 @@ int quotas_record_if_changed(struct registry *reg, struct registry_txn *txn, con
 	*ret_added = false;
 	if (!registry_supports_quotas(reg))
 		return 0;
-	r = quotas_last_recorded(reg, change->tenant_id, &last, err);
+	/* a tenant id is never reused: a new tenant has no history to read */
+	r = change->first ? -ENOENT : quotas_last_recorded(reg, change->tenant_id, &last, err);
 	if (r < 0 && r != -ENOENT)
 		return r;
 	if (r == 0 && quotas_equal(&last, effective))

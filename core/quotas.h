@@ -69,6 +69,7 @@ struct quota_change {
 	const char *actor;
 	const char *request_id;
 	int64_t time_ms;
+	bool first;                 /* the tenant is new: it has no history to compare with */
 };
 
 /**

@@ -198,6 +198,7 @@ struct problem *tenant_quotas_prepare(struct registry *reg, const struct tnd_con
 			.actor = rctx->actor,
 			.request_id = rctx->request_id,
 			.time_ms = now_ms,
+			.first = old == NULL,
 		};
 		r = quotas_record_if_changed(reg, txn, &effective, &change, &added, &err);
 	}
@@ -234,8 +235,12 @@ bool tenant_quotas_refresh(struct registry *reg, const struct tnd_conf *conf, st
 	return added;
 }
 
-/* The concurrentOperations in force for tenant @id: newest recorded, else
- * from its row, else from @manifest (a create).  0: unknown (no limit). */
+/*
+ * The concurrentOperations in force for tenant @id: the newest recorded;
+ * without history (a new tenant, or one older than quota history), from
+ * the request's @manifest and its plan, else from the stored row.  One
+ * registry read in the common cases.  0: unknown (no limit).
+ */
 static int64_t tq_concurrency(struct registry *reg, const struct tnd_conf *conf, const char *id,
 			      const json_t *manifest)
 {
@@ -247,26 +252,29 @@ static int64_t tq_concurrency(struct registry *reg, const struct tnd_conf *conf,
 
 	if (quotas_last_recorded(reg, id, &q, &err) == 0)
 		return q.concurrent_operations;
+	if (manifest) {
+		plan = conf_plan(conf, json_string_value(json_object_get(json_object_get(manifest, "spec"), "plan")));
+		if (plan == NULL)
+			return 0;
+		quotas_from_manifest(plan, manifest, &q);
+		return q.concurrent_operations;
+	}
 	if (registry_tenant_get(reg, id, &row, &err) == 0) {
 		plan = conf_plan(conf, row->plan);
 		if (plan && quotas_effective(reg, plan, id, row->manifest, tnd_now_ms(), &q, &err) == 0)
 			limit = q.concurrent_operations;
 		tenant_row_free(row);
-		return limit;
 	}
-	plan = conf_plan(conf, json_string_value(json_object_get(json_object_get(manifest, "spec"), "plan")));
-	if (plan && quotas_effective(reg, plan, id, manifest, tnd_now_ms(), &q, &err) == 0)
-		limit = q.concurrent_operations;
 	return limit;
 }
 
 struct problem *tenant_quotas_enter(struct registry *reg, const struct tnd_conf *conf, const char *id,
-				    const json_t *manifest)
+				    const json_t *manifest, const struct request_ctx *rctx)
 {
 	int64_t limit = tq_concurrency(reg, conf, id, manifest), in_flight = 0;
 	struct problem *p;
 
-	if (quota_inflight_enter(id, limit, &in_flight))
+	if (quota_inflight_enter(id, rctx->idempotency_key, limit, &in_flight))
 		return NULL;
 	p = problem_new(409, "too-many-operations", "Too many concurrent operations",
 			"concurrentOperations: requested %lld, allowed %lld (tenant %s already has %lld operation(s) "
@@ -278,7 +286,7 @@ struct problem *tenant_quotas_enter(struct registry *reg, const struct tnd_conf 
 	return p;
 }
 
-void tenant_quotas_leave(const char *id)
+void tenant_quotas_leave(const char *id, const struct request_ctx *rctx)
 {
-	quota_inflight_leave(id);
+	quota_inflight_leave(id, rctx->idempotency_key);
 }

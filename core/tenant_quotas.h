@@ -52,11 +52,11 @@ bool tenant_quotas_refresh(struct registry *reg, const struct tnd_conf *conf, st
 /**
  * Enter one mutating request on tenant @id (manifest @manifest for a
  * tenant that may not exist yet, else NULL), within its effective
- * concurrentOperations.  NULL when entered (call tenant_quotas_leave()), or
- * a 409 problem.
+ * concurrentOperations; requests sharing rctx->idempotency_key count once.
+ * NULL when entered (call tenant_quotas_leave()), or a 409 problem.
  */
 struct problem *tenant_quotas_enter(struct registry *reg, const struct tnd_conf *conf, const char *id,
-				    const json_t *manifest);
-void tenant_quotas_leave(const char *id);
+				    const json_t *manifest, const struct request_ctx *rctx);
+void tenant_quotas_leave(const char *id, const struct request_ctx *rctx);
 
 #endif /* TND_TENANT_QUOTAS_H */

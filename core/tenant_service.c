@@ -603,7 +603,7 @@ int tenant_apply(struct registry *reg, const struct tnd_conf *conf, const json_t
 	json_decref(errors);
 	norm = manifest_normalize(doc, conf);
 	/* quotas: concurrentOperations (tenant_quotas.c) */
-	*ret_problem = tenant_quotas_enter(reg, conf, id, norm);
+	*ret_problem = tenant_quotas_enter(reg, conf, id, norm, rctx);
 	if (*ret_problem) {
 		json_decref(norm);
 		return -1;
@@ -624,7 +624,7 @@ int tenant_apply(struct registry *reg, const struct tnd_conf *conf, const json_t
 			tenant_row_free(row);
 		}
 	}
-	tenant_quotas_leave(id);
+	tenant_quotas_leave(id, rctx);
 	json_decref(norm);
 	if (outcome == SERVICE_RETRY)
 		*ret_problem = problem_new(409, "conflict", "Concurrent modification",
@@ -703,12 +703,12 @@ int tenant_act(struct registry *reg, const struct tnd_conf *conf, const char *id
 	enum service_outcome outcome = SERVICE_RETRY;
 
 	/* quotas: concurrentOperations (tenant_quotas.c) */
-	*ret_problem = tenant_quotas_enter(reg, conf, id, NULL);
+	*ret_problem = tenant_quotas_enter(reg, conf, id, NULL, rctx);
 	if (*ret_problem)
 		return -1;
 	for (int attempt = 0; attempt < SERVICE_MAX_ATTEMPTS && outcome == SERVICE_RETRY; attempt++)
 		outcome = service_act_once(reg, conf, id, action, rctx, ret_response, ret_problem);
-	tenant_quotas_leave(id);
+	tenant_quotas_leave(id, rctx);
 	if (outcome == SERVICE_RETRY)
 		*ret_problem = problem_new(409, "conflict", "Concurrent modification",
 					   "tenant %s is being modified concurrently; retry", id);

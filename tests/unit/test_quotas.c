@@ -179,30 +179,43 @@ static void test_inflight_limit(void **state)
 	int64_t seen = -1;
 
 	(void)state;
-	assert_true(quota_inflight_enter("acme", 2, &seen));
+	assert_true(quota_inflight_enter("acme", NULL, 2, &seen));
 	assert_int_equal(seen, 0);
-	assert_true(quota_inflight_enter("acme", 2, &seen));
-	assert_false(quota_inflight_enter("acme", 2, &seen));
+	assert_true(quota_inflight_enter("acme", NULL, 2, &seen));
+	assert_false(quota_inflight_enter("acme", NULL, 2, &seen));
 	assert_int_equal(seen, 2);
 	/* other tenants are counted apart */
-	assert_true(quota_inflight_enter("beta", 1, NULL));
-	assert_false(quota_inflight_enter("beta", 1, NULL));
-	quota_inflight_leave("acme");
+	assert_true(quota_inflight_enter("beta", NULL, 1, NULL));
+	assert_false(quota_inflight_enter("beta", NULL, 1, NULL));
+	quota_inflight_leave("acme", NULL);
 	assert_int_equal(quota_inflight_count("acme"), 1);
-	assert_true(quota_inflight_enter("acme", 2, NULL));
-	quota_inflight_leave("acme");
-	quota_inflight_leave("acme");
-	quota_inflight_leave("beta");
+	assert_true(quota_inflight_enter("acme", NULL, 2, NULL));
+	quota_inflight_leave("acme", NULL);
+	quota_inflight_leave("acme", NULL);
+	quota_inflight_leave("beta", NULL);
 	assert_int_equal(quota_inflight_count("acme"), 0);
 	assert_int_equal(quota_inflight_count("beta"), 0);
 	/* unknown limit: never refused */
-	assert_true(quota_inflight_enter("gamma", 0, NULL));
-	quota_inflight_leave("gamma");
+	assert_true(quota_inflight_enter("gamma", NULL, 0, NULL));
+	quota_inflight_leave("gamma", NULL);
 	/* a refusal leaves nothing behind */
-	assert_true(quota_inflight_enter("delta", 1, NULL));
-	assert_false(quota_inflight_enter("delta", 1, NULL));
-	quota_inflight_leave("delta");
+	assert_true(quota_inflight_enter("delta", NULL, 1, NULL));
+	assert_false(quota_inflight_enter("delta", NULL, 1, NULL));
+	quota_inflight_leave("delta", NULL);
 	assert_int_equal(quota_inflight_count("delta"), 0);
+	/* requests sharing an Idempotency-Key are one operation */
+	assert_true(quota_inflight_enter("eps", "k1", 1, NULL));
+	assert_true(quota_inflight_enter("eps", "k1", 1, NULL));
+	assert_false(quota_inflight_enter("eps", "k2", 1, NULL));
+	assert_false(quota_inflight_enter("eps", NULL, 1, NULL));
+	assert_int_equal(quota_inflight_count("eps"), 1);
+	quota_inflight_leave("eps", "k1");
+	assert_int_equal(quota_inflight_count("eps"), 1);
+	quota_inflight_leave("eps", "k1");
+	assert_int_equal(quota_inflight_count("eps"), 0);
+	assert_true(quota_inflight_enter("eps", "k2", 1, NULL));
+	quota_inflight_leave("eps", "k2");
+	assert_int_equal(quota_inflight_count("eps"), 0);
 }
 
 int main(void)
