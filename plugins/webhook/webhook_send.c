@@ -304,7 +304,11 @@ int webhook_send(struct webhook_ctx *ctx, const struct webhook_request *req, str
 	out.latency_ms = (double)(host->clock_monotonic_us(host) - started_us) / 1000.0;
 	/* unhook our stack buffers before the handle goes back to the pool */
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
-	if (tr.refused[0] != '\0') {
+	/* Every pinned address passed the guard, so a refusal here means
+	 * something tried to go around it; only when nothing else connected
+	 * is the attempt "not made" (a refused address among several that
+	 * happy eyeballs tried, with an allowed one answering, is a delivery). */
+	if (tr.refused[0] != '\0' && rc != CURLE_OK) {
 		r = -EPERM;
 		tnd_error_set(err, "%s", tr.refused);
 		goto fail;

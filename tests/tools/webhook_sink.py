@@ -17,8 +17,9 @@ What it answers is chosen by the request path, so one sink serves every case:
   ?retry_after=<v>     adds "Retry-After: <v>" to any answer (URL-encoded)
 
 Usage: webhook_sink.py --secret whsec_... --log FILE --port-file FILE
+                       [--tls-cert PEM --tls-key PEM]
 It listens on 127.0.0.1, an ephemeral port written to --port-file once it
-accepts connections; it runs until killed.
+accepts connections (HTTPS with --tls-cert); it runs until killed.
 """
 import argparse
 import base64
@@ -28,6 +29,7 @@ import http.server
 import json
 import os
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -129,9 +131,16 @@ def main():
     parser.add_argument("--secret", required=True)
     parser.add_argument("--log", required=True)
     parser.add_argument("--port-file", required=True)
+    parser.add_argument("--tls-cert")
+    parser.add_argument("--tls-key")
     args = parser.parse_args()
     Handler.sink = Sink(args.secret, args.log)
     server = Server(("127.0.0.1", 0), Handler)
+    if args.tls_cert:
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls.load_cert_chain(args.tls_cert, args.tls_key)
+        # handshake in the handler's thread, so a failing client blocks nobody
+        server.socket = tls.wrap_socket(server.socket, server_side=True, do_handshake_on_connect=False)
     tmp = args.port_file + ".tmp"
     with open(tmp, "w", encoding="ascii") as f:
         f.write(str(server.server_address[1]))

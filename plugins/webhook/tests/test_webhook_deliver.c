@@ -3,8 +3,9 @@
  * it (dlopen, tnd_plugin_v1, a host_new() host), driving deliver() against
  * the local flaky sink (tests/tools/webhook_sink.py), which checks every
  * signature: 2xx, 500, 429 with Retry-After (seconds and HTTP-date), 410,
- * a redirect not followed, timeout, connection reset and refused, the SSRF
- * refusal of loopback unless allowed, retries keeping webhook-id,
+ * a redirect not followed, timeout, connection reset and refused, HTTPS
+ * verified with ca_file through the pinned address, the SSRF refusal of
+ * loopback unless allowed, retries keeping webhook-id,
  * keep-alive, concurrent deliveries, malformed deliveries and settings,
  * and no secret in any log line or result.
  */
@@ -173,7 +174,7 @@ static int group_setup(void **state)
 	T.ops = T.desc->ops;
 	T.dir = testutil_mkdtemp("webhook-test");
 	T.host = host_new("webhook", T.dir);
-	return sink_start(&T.sink, SECRET);
+	return sink_start(&T.sink, SECRET, NULL, NULL);
 }
 
 static int group_teardown(void **state)
@@ -322,9 +323,66 @@ static void test_connection_refused(void **state)
 	assert_int_equal(deliver_to(ctx, url, "evt-refused", SECRET, &result, &err), 0);
 	assert_int_equal(result_int(result, "status"), 0);
 	assert_non_null(result_error(result));
+	if (strstr(result_error(result), "certificate") == NULL)
+		fail_msg("not a certificate error: %s", result_error(result));
 	json_decref(result);
 	free(url);
 	T.desc->fini(ctx);
+}
+
+/* HTTPS through the pinned address: the certificate is still checked
+ * against the URL's host name (SNI and verification are unaffected by
+ * CURLOPT_RESOLVE), with ca_file, and refused without it. */
+static void test_https(void **state)
+{
+	char *cert = tnd_xasprintf("%s/sink-cert.pem", T.dir), *key = tnd_xasprintf("%s/sink-key.pem", T.dir);
+	char *make = tnd_xasprintf("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
+				   "-keyout '%s' -out '%s' -days 1 -subj /CN=localhost "
+				   "-addext subjectAltName=DNS:localhost,IP:127.0.0.1 >/dev/null 2>&1",
+				   key, cert);
+	char *settings = tnd_xasprintf("{\"allow_loopback\": true, \"ca_file\": \"%s\"}", cert);
+	struct sink tls_sink;
+	struct sink_request rec[2];
+	struct tnd_error err = { "" };
+	json_t *result = NULL;
+	void *ctx, *plain;
+	char *url;
+
+	if (system(make) != 0) {
+		free(make);
+		free(settings);
+		free(cert);
+		free(key);
+		skip(); /* no openssl command */
+	}
+	assert_int_equal(sink_start(&tls_sink, SECRET, cert, key), 0);
+	ctx = open_ctx(settings);
+	plain = open_ctx(LOOPBACK_OK);
+
+	url = tnd_xasprintf("https://localhost:%u/ok", tls_sink.port);
+	assert_int_equal(deliver_to(ctx, url, "evt-https", SECRET, &result, &err), 0);
+	assert_int_equal(result_int(result, "status"), 204);
+	json_decref(result);
+	assert_int_equal(sink_requests(&tls_sink, rec, 2), 1);
+	assert_string_equal(rec[0].id, "evt-https");
+	assert_true(rec[0].signature_valid);
+
+	/* the system's trust store does not know the sink's certificate */
+	assert_int_equal(deliver_to(plain, url, "evt-https-untrusted", SECRET, &result, &err), 0);
+	assert_int_equal(result_int(result, "status"), 0);
+	assert_non_null(result_error(result));
+	if (strstr(result_error(result), "certificate") == NULL)
+		fail_msg("not a certificate error: %s", result_error(result));
+	json_decref(result);
+	free(url);
+
+	T.desc->fini(plain);
+	T.desc->fini(ctx);
+	sink_stop(&tls_sink);
+	free(make);
+	free(settings);
+	free(cert);
+	free(key);
 }
 
 /* --- retries, keep-alive, threads ------------------------------------------------------------ */
@@ -533,6 +591,7 @@ int main(void)
 		cmocka_unit_test(test_timeout),
 		cmocka_unit_test(test_connection_reset),
 		cmocka_unit_test(test_connection_refused),
+		cmocka_unit_test(test_https),
 		cmocka_unit_test(test_flaky_retries_keep_id),
 		cmocka_unit_test(test_keep_alive),
 		cmocka_unit_test(test_concurrent),

@@ -24,7 +24,7 @@ bool sink_available(void)
 	return system("python3 -c 'import http.server' >/dev/null 2>&1") == 0;
 }
 
-int sink_start(struct sink *sink, const char *secret)
+int sink_start(struct sink *sink, const char *secret, const char *tls_cert, const char *tls_key)
 {
 	char *script = tnd_xasprintf("%s/tests/tools/webhook_sink.py", testutil_srcdir());
 	char *port_file;
@@ -36,8 +36,12 @@ int sink_start(struct sink *sink, const char *secret)
 	port_file = tnd_xasprintf("%s/port", sink->dir);
 	pid = fork();
 	if (pid == 0) {
-		execlp("python3", "python3", script, "--secret", secret, "--log", sink->log_path, "--port-file",
-		       port_file, (char *)NULL);
+		if (tls_cert != NULL)
+			execlp("python3", "python3", script, "--secret", secret, "--log", sink->log_path, "--port-file",
+			       port_file, "--tls-cert", tls_cert, "--tls-key", tls_key, (char *)NULL);
+		else
+			execlp("python3", "python3", script, "--secret", secret, "--log", sink->log_path, "--port-file",
+			       port_file, (char *)NULL);
 		_exit(127);
 	}
 	free(script);

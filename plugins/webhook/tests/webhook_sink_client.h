@@ -30,8 +30,9 @@ struct sink_request {
 
 /** True when python3 can run the sink (otherwise the test skips). */
 bool sink_available(void);
-/** Start the sink with @secret; 0 or -1 (and a message printed). */
-int sink_start(struct sink *sink, const char *secret);
+/** Start the sink with @secret, serving HTTPS when @tls_cert and
+ *  @tls_key (PEM files) are given; 0 or -1 (and a message printed). */
+int sink_start(struct sink *sink, const char *secret, const char *tls_cert, const char *tls_key);
 /** Kill it and remove its directory. */
 void sink_stop(struct sink *sink);
 /** The requests recorded so far, in arrival order, at most @max; returns the count. */
