@@ -323,8 +323,6 @@ static void test_connection_refused(void **state)
 	assert_int_equal(deliver_to(ctx, url, "evt-refused", SECRET, &result, &err), 0);
 	assert_int_equal(result_int(result, "status"), 0);
 	assert_non_null(result_error(result));
-	if (strstr(result_error(result), "certificate") == NULL)
-		fail_msg("not a certificate error: %s", result_error(result));
 	json_decref(result);
 	free(url);
 	T.desc->fini(ctx);
