@@ -46,6 +46,35 @@ static void send_target_clear(struct send_target *t)
 	memset(t, 0, sizeof(*t));
 }
 
+/* An internationalised host must be resolved, and pinned, under the ASCII
+ * (punycode) name that libcurl itself will look up, or the pin would not
+ * match.  Where libcurl cannot tell us that name (CURLU_PUNYCODE is 7.88+,
+ * and fails in some builds), the URL must carry the xn-- form itself. */
+static int send_host_ascii(CURLU *u, char **host, struct tnd_error *err)
+{
+	bool ascii = true;
+
+	for (const unsigned char *p = (const unsigned char *)*host; *p != '\0'; p++)
+		ascii = ascii && *p < 0x80;
+	if (ascii)
+		return 0;
+#ifdef CURLU_PUNYCODE
+	{
+		char *encoded = NULL;
+
+		if (curl_url_get(u, CURLUPART_HOST, &encoded, CURLU_PUNYCODE) == CURLUE_OK) {
+			curl_free(*host);
+			*host = encoded;
+			return 0;
+		}
+		curl_free(encoded);
+	}
+#endif
+	tnd_error_set(err, "subscription url's host is not ASCII and this libcurl cannot convert it: "
+		      "give its punycode (xn--) form");
+	return -EINVAL;
+}
+
 static int send_target_parse(const char *url, struct send_target *t, struct tnd_error *err)
 {
 	CURLU *u = curl_url();
@@ -67,6 +96,10 @@ static int send_target_parse(const char *url, struct send_target *t, struct tnd_
 		tnd_error_set(err, "subscription url must be http:// or https://, not %s://", t->scheme);
 		goto out;
 	}
+	r = send_host_ascii(u, &t->host, err);
+	if (r < 0)
+		goto out;
+	r = -EINVAL;
 	if (curl_url_get(u, CURLUPART_ZONEID, &zone, 0) == CURLUE_OK) {
 		tnd_error_set(err, "subscription url must not name an IPv6 zone");
 		goto out;
