@@ -335,7 +335,9 @@ int webhook_send(struct webhook_ctx *ctx, const struct webhook_request *req, str
 	send_options(h, ctx, req, headers, pin, &tr, errbuf);
 	rc = curl_easy_perform(h);
 	out.latency_ms = (double)(host->clock_monotonic_us(host) - started_us) / 1000.0;
-	/* unhook our stack buffers before the handle goes back to the pool */
+	/* libcurl may write the error buffer outside a transfer (when it closes
+	 * a pooled connection), so unhook our stack copy; the callbacks' data
+	 * pointers are only used during a transfer and replaced before the next. */
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
 	/* Every pinned address passed the guard, so a refusal here means
 	 * something tried to go around it; only when nothing else connected
