@@ -23,14 +23,24 @@ struct problem;
 #define API_MAX_PARAMS 4
 
 struct orchestrator;
+struct ratelimit;
 
 struct api_server {
 	struct MHD_Daemon *daemon;
 	struct registry *registry;
 	struct orchestrator *orchestrator;   /* NULL without a data plane */
+	struct ratelimit *limiter;           /* rate-limit buckets (api_ratelimit.c) */
 	uint16_t port;
 	atomic_uint in_flight;
 	atomic_bool draining;
+};
+
+#define API_RATELIMIT_POLICIES 2
+
+/** A rate limit that applied to a request, for its RateLimit headers. */
+struct api_ratelimit_policy {
+	const char *name;                    /* "tenant-read", "tenant-write", "token" */
+	uint32_t quota, window_s, remaining, reset_s;
 };
 
 /** One HTTP request from first byte to completion. */
@@ -49,6 +59,12 @@ struct api_request {
 	int64_t start_us;
 	unsigned status;                     /* what was sent, for the access log */
 	bool counted;                        /* included in server->in_flight */
+	struct {
+		struct api_ratelimit_policy policies[API_RATELIMIT_POLICIES];
+		size_t n;
+		uint32_t retry_after_s;      /* a 429: its Retry-After */
+		bool tenant_write;           /* a write to params[0]: forget its plan when done */
+	} ratelimit;
 };
 
 /** Handlers queue exactly one response and return its MHD result. */
@@ -56,6 +72,23 @@ typedef enum MHD_Result api_handler_fn(struct api_request *req);
 
 /* api_router.c */
 enum MHD_Result api_route(struct api_request *req);
+
+/* api_ratelimit.c */
+/** Charge @req (authenticated and authorized) to its buckets: @tenant_id's
+ *  (NULL: the route names no tenant) and its token's.  False: refused, and
+ *  the 429 was queued with its result in *@ret_result. */
+bool api_ratelimit_admit(struct api_request *req, const char *tenant_id, enum MHD_Result *ret_result);
+/** RateLimit-Policy, RateLimit and Retry-After for what @req was charged. */
+void api_ratelimit_add_headers(const struct api_request *req, struct MHD_Response *resp);
+/** Forget what the limiter remembers of @tenant_id (its plan, overrides). */
+void api_ratelimit_forget(struct api_request *req, const char *tenant_id);
+/** At a request's end: a successful write to a tenant may have changed its
+ *  plan (or created it), so the limiter looks it up again. */
+void api_ratelimit_request_done(struct api_request *req);
+
+/* handlers: api_overrides.c */
+api_handler_fn api_override_create;
+api_handler_fn api_override_list;
 
 /* api_response.c */
 /** Queue @resp (adds X-Request-Id and Cache-Control) and release it. */

@@ -1,7 +1,7 @@
 /*
  * api_response.c — how the API answers: JSON bodies, RFC 9457 problems,
  * replayed idempotent responses, and the headers every answer carries
- * (X-Request-Id, Cache-Control).
+ * (X-Request-Id, Cache-Control, and the RateLimit headers of api_ratelimit.c).
  */
 #include "autoconfig.h"
 
@@ -19,6 +19,7 @@ enum MHD_Result api_queue_response(struct api_request *req, unsigned status, str
 
 	MHD_add_response_header(resp, "X-Request-Id", req->request_id);
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	api_ratelimit_add_headers(req, resp);
 	r = MHD_queue_response(req->conn, status, resp);
 	MHD_destroy_response(resp);
 	req->status = status;

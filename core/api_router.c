@@ -4,7 +4,9 @@
  *
  * Order of judgement: unknown path → 404; known path, other method → 405
  * with Allow; no or bad token → 401; role too weak → 403; a tenant-scoped
- * token naming another tenant → 404 (so ids of other tenants never leak).
+ * token naming another tenant → 404 (so ids of other tenants never leak);
+ * rate limit exhausted → 429 (api_ratelimit.c; only now, so that only a
+ * caller allowed to make the request can spend a tenant's budget).
  */
 #include "autoconfig.h"
 
@@ -52,6 +54,8 @@ static const struct api_route_def api_routes[] = {
 	{ "GET", "/v1/workflows", api_workflows_list, TND_ROLE_TENANT, 0 },
 	{ "GET", "/v1/workflows/{id}", api_workflow_get, TND_ROLE_TENANT, 0 },
 	{ "POST", "/v1/workflows/{id}/retry", api_workflow_retry, TND_ROLE_OPERATOR, 0 },
+	{ "POST", "/v1/overrides", api_override_create, TND_ROLE_ADMIN, 0 },
+	{ "GET", "/v1/overrides", api_override_list, TND_ROLE_AUDITOR, 0 },
 };
 
 /* Match @path against @pattern; on success the {params} are copied into @req. */
@@ -112,6 +116,8 @@ enum MHD_Result api_route(struct api_request *req)
 {
 	const char *method = strcmp(req->method, "HEAD") == 0 ? "GET" : req->method;
 	const struct api_route_def *route = NULL;
+	const char *tenant_id = NULL;
+	enum MHD_Result result;
 	char allow[128] = "";
 	bool path_known = false;
 
@@ -148,7 +154,11 @@ enum MHD_Result api_route(struct api_request *req)
 			return api_fail(req, 404, "not-found", "Not found", "tenant %s does not exist",
 					req->params[0]);
 	}
-	if (req->n_params > 0 && strncmp(route->pattern, "/v1/tenants/", 12) == 0)
-		log_context_set_tenant(req->params[0]); /* the {id} of a tenant route is a tenant */
+	if (req->n_params > 0 && strncmp(route->pattern, "/v1/tenants/", 12) == 0) {
+		tenant_id = req->params[0];
+		log_context_set_tenant(tenant_id); /* the {id} of a tenant route is a tenant */
+	}
+	if (!(route->flags & ROUTE_PUBLIC) && !api_ratelimit_admit(req, tenant_id, &result))
+		return result;
 	return route->handler(req);
 }

@@ -29,6 +29,7 @@
 #include "host.h"
 #include "log.h"
 #include "metrics.h"
+#include "ratelimit.h"
 #include "util.h"
 
 #define LOG_COMPONENT "api"
@@ -191,6 +192,7 @@ static void api_completed(void *cls, struct MHD_Connection *conn, void **con_cls
 	log_context_set(req->request_id, NULL);
 	api_access_log(req);
 	log_context_clear();
+	api_ratelimit_request_done(req);
 	api_request_free(req);
 	*con_cls = NULL;
 }
@@ -224,6 +226,8 @@ int api_server_start(const struct tnd_conf *conf, struct registry *reg, struct a
 		return -EINVAL;
 	}
 	server->registry = reg;
+	/* sized once: a reload changes limits, not the table */
+	server->limiter = ratelimit_new(conf->api.rate_limit_shards, conf->api.rate_limit_max_buckets, NULL, NULL);
 	server->daemon = MHD_start_daemon(
 		flags, conf->api.port, NULL, NULL, api_access, server, MHD_OPTION_EXTERNAL_LOGGER, api_mhd_log, server,
 		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
@@ -234,6 +238,7 @@ int api_server_start(const struct tnd_conf *conf, struct registry *reg, struct a
 	if (server->daemon == NULL) {
 		tnd_error_set(err, "cannot listen on %s: %s", conf->api.listen,
 			      errno ? strerror(errno) : "libmicrohttpd refused to start");
+		ratelimit_free(server->limiter);
 		free(server);
 		return -EADDRINUSE;
 	}
@@ -278,5 +283,6 @@ void api_server_stop(struct api_server *server)
 	if (server == NULL)
 		return;
 	MHD_stop_daemon(server->daemon);
+	ratelimit_free(server->limiter);
 	free(server);
 }

@@ -11,6 +11,7 @@
 #include "conf.h"
 #include "host.h"
 #include "metrics.h"
+#include "region_usage.h"
 #include "registry.h"
 #include "util.h"
 
@@ -65,6 +66,11 @@ enum MHD_Result api_plans(struct api_request *req)
 				 plan->description, "isolation", modes, "defaultIsolation",
 				 isolation_name(plan->default_isolation), "defaultResidency", plan->default_residency,
 				 "quotas", api_quotas_json(&plan->quotas), "maxQuotas", api_quotas_json(&plan->max_quotas));
+		/* what the plan's tenants may call per window; 0: unlimited */
+		json_object_set_new(item, "rateLimits",
+				    json_pack("{s:I,s:I,s:I}", "window", (json_int_t)plan->rate_limits.window_s, "read",
+					      (json_int_t)plan->rate_limits.read, "write",
+					      (json_int_t)plan->rate_limits.write));
 		json_array_append_new(items, item);
 	}
 	return api_send_json(req, 200, json_pack("{s:o}", "items", items), NULL, NULL);
@@ -77,9 +83,11 @@ enum MHD_Result api_regions(struct api_request *req)
 	/* data_plane settings are not shown: they name hosts and secret files */
 	for (size_t i = 0; i < req->conf->n_regions; i++) {
 		const struct tnd_region_conf *region = &req->conf->regions[i];
-		json_array_append_new(items, json_pack("{s:s,s:s,s:b,s:s?,s:I}", "name", region->name, "residency",
-						       region->residency, "enabled", region->enabled, "standby",
-						       region->standby, "capacity", (json_int_t)region->capacity));
+		json_array_append_new(items, json_pack("{s:s,s:s,s:b,s:s?,s:I,s:I}", "name", region->name,
+						       "residency", region->residency, "enabled", region->enabled,
+						       "standby", region->standby, "capacity",
+						       (json_int_t)region->capacity, "tenants",
+						       (json_int_t)region_usage_count(region->name)));
 	}
 	return api_send_json(req, 200, json_pack("{s:o}", "items", items), NULL, NULL);
 }

@@ -92,12 +92,33 @@ static bool api_idempotency_begin(struct api_request *req, struct api_idempotenc
 	return true;
 }
 
-static void api_request_ctx(struct api_request *req, const struct api_idempotency *idem,
+/*
+ * ?dryRun=true: run every gate and write nothing (docs/api.md, "Dry runs").
+ * Returns true when a 400 was queued for a bad value.
+ */
+static bool api_dry_run_param(struct api_request *req, bool *ret_dry_run, enum MHD_Result *ret)
+{
+	const char *value = api_query(req, "dryRun");
+
+	*ret_dry_run = false;
+	if (value == NULL || strcmp(value, "false") == 0)
+		return false;
+	if (strcmp(value, "true") == 0) {
+		*ret_dry_run = true;
+		return false;
+	}
+	*ret = api_fail(req, 400, "bad-request", "Bad request", "dryRun must be true or false");
+	return true;
+}
+
+static void api_request_ctx(struct api_request *req, const struct api_idempotency *idem, bool dry_run,
 			    struct request_ctx *rctx)
 {
 	memset(rctx, 0, sizeof(*rctx));
 	rctx->request_id = req->request_id;
 	rctx->actor = req->principal.name;
+	rctx->actor_role = role_name(req->principal.role);
+	rctx->dry_run = dry_run;
 	rctx->if_match = api_header(req, MHD_HTTP_HEADER_IF_MATCH);
 	rctx->idempotency_key = idem->key;
 	rctx->request_hash = idem->hash;
@@ -127,8 +148,11 @@ enum MHD_Result api_tenant_put(struct api_request *req)
 	json_t *errors, *doc = NULL, *response = NULL;
 	struct request_ctx rctx;
 	enum MHD_Result ret;
+	bool dry_run;
 	int r;
 
+	if (api_dry_run_param(req, &dry_run, &ret))
+		return ret;
 	if (format == 0)
 		return api_fail(req, 415, "unsupported-media-type", "Unsupported media type",
 				"Content-Type %s is not supported; use application/json or application/yaml",
@@ -147,12 +171,13 @@ enum MHD_Result api_tenant_put(struct api_request *req)
 		return api_send_problem(req, problem);
 	}
 	json_decref(errors);
-	if (api_idempotency_begin(req, &idem, &ret)) {
+	/* a dry run leaves no idempotency record, so it neither replays nor claims a key */
+	if (!dry_run && api_idempotency_begin(req, &idem, &ret)) {
 		json_decref(doc);
 		free(idem.key);
 		return ret;
 	}
-	api_request_ctx(req, &idem, &rctx);
+	api_request_ctx(req, &idem, dry_run, &rctx);
 	r = tenant_apply(req->server->registry, req->conf, doc, req->params[0], &rctx, &response, &problem);
 	json_decref(doc);
 	free(idem.key);
@@ -168,13 +193,16 @@ static enum MHD_Result api_tenant_action(struct api_request *req, enum tenant_ac
 	json_t *response = NULL;
 	struct request_ctx rctx;
 	enum MHD_Result ret;
+	bool dry_run;
 	int r;
 
-	if (api_idempotency_begin(req, &idem, &ret)) {
+	if (api_dry_run_param(req, &dry_run, &ret))
+		return ret;
+	if (!dry_run && api_idempotency_begin(req, &idem, &ret)) {
 		free(idem.key);
 		return ret;
 	}
-	api_request_ctx(req, &idem, &rctx);
+	api_request_ctx(req, &idem, dry_run, &rctx);
 	r = tenant_act(req->server->registry, req->conf, req->params[0], action, &rctx, &response, &problem);
 	free(idem.key);
 	return api_finish(req, r, response, problem);

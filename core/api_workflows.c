@@ -12,10 +12,14 @@
 #include "conf.h"
 #include "credentials.h"
 #include "host.h"
+#include "lifecycle.h"
 #include "log.h"
 #include "orchestrator.h"
+#include "policy_gate.h"
+#include "problem.h"
 #include "reconcile.h"
 #include "registry.h"
+#include "tokens.h"
 #include "util.h"
 #include "workflow.h"
 
@@ -156,6 +160,31 @@ enum MHD_Result api_workflow_get(struct api_request *req)
 
 /* --- POST /v1/workflows/{id}/retry --------------------------------------------------- */
 
+/* The policy's word on retrying @wf of tenant @row: true to go on, else a
+ * 403 or 503 was queued. */
+static bool api_retry_allowed(struct api_request *req, const struct workflow *wf, const struct tenant_row *row,
+			      enum MHD_Result *ret)
+{
+	const struct policy_subject subject = {
+		.action = "workflow.retry",
+		.actor_id = req->principal.name,
+		.actor_role = role_name(req->principal.role),
+		.tenant_id = wf->tenant_id,
+		.manifest = row->manifest,
+		.phase = lifecycle_phase_name(row->phase),
+		.placement = json_object_get(row->status, "placement"),
+		.plan = row->plan,
+		.request_id = req->request_id,
+	};
+	struct policy_decision decision;
+	bool allowed = policy_gate_check(&subject, req->conf->plugins.policy_timeout_ms, &decision) == POLICY_ALLOW;
+
+	if (!allowed)
+		*ret = api_send_problem(req, policy_problem(&subject, &decision));
+	policy_decision_clear(&decision);
+	return allowed;
+}
+
 enum MHD_Result api_workflow_retry(struct api_request *req)
 {
 	struct workflow *wf = NULL;
@@ -188,6 +217,8 @@ enum MHD_Result api_workflow_retry(struct api_request *req)
 				  (long long)row->observed_version);
 		goto out;
 	}
+	if (!api_retry_allowed(req, wf, row, &result))
+		goto out;
 	expect = wf->revision;
 	wf->revision++;
 	wf->state = wf->step > 0 ? WORKFLOW_RUNNING : WORKFLOW_PENDING;

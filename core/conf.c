@@ -19,9 +19,11 @@
 
 #include "conf.h"
 #include "conf_catalog_parse.h"
+#include "conf_ratelimit.h"
 #include "conf_reader.h"
 #include "conf_reconcile.h"
 #include "log.h"
+#include "policy_gate.h"
 #include "tokens.h"
 #include "util.h"
 
@@ -41,10 +43,10 @@ static const char *const conf_daemon_keys[] = {
 };
 static const char *const conf_api_keys[] = {
 	"listen", "tokens_file", "max_body_bytes", "max_depth", "max_connections",
-	"connection_timeout", "drain_timeout", "idempotency_ttl", NULL,
+	"connection_timeout", "drain_timeout", "idempotency_ttl", "rate_limits", NULL,
 };
 static const char *const conf_plugins_keys[] = {
-	"dir", "allow_unsafe_permissions", "storage", "isolation", "policy", "notifiers", NULL,
+	"dir", "allow_unsafe_permissions", "storage", "isolation", "policy", "policy_timeout_ms", "notifiers", NULL,
 };
 static const char *const conf_plugin_keys[] = { "name", "file", "settings", NULL };
 
@@ -215,7 +217,7 @@ static int conf_parse_api(struct conf_reader *reader, config_setting_t *root, st
 	conf->api.connection_timeout_s = (unsigned)timeout;
 	conf->api.drain_timeout_s = (unsigned)drain;
 	conf->api.idempotency_ttl_s = ttl;
-	return 0;
+	return conf_ratelimit_parse_api(reader, group, conf);
 }
 
 /* --- plugins ----------------------------------------------------------------- */
@@ -340,6 +342,10 @@ static int conf_parse_plugins(struct conf_reader *reader, config_setting_t *root
 	if (r < 0)
 		return r;
 
+	conf->plugins.policy_timeout_ms = POLICY_GATE_DEFAULT_TIMEOUT_MS;
+	r = conf_get_int(reader, group, "policy_timeout_ms", false, 1, 60000, &conf->plugins.policy_timeout_ms);
+	if (r < 0)
+		return r;
 	r = conf_get_aggregate(reader, group, "policy", CONFIG_TYPE_GROUP, false, &policy);
 	if (r < 0)
 		return r;

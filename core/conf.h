@@ -43,6 +43,15 @@ struct tnd_quotas {
 	int64_t concurrent_operations;
 };
 
+/** Requests per window, per tenant (read: GET/HEAD; write: the other
+ *  methods) or per API token; 0: unlimited. */
+struct tnd_rate_limits {
+	uint32_t window_s;           /* 1..86400 */
+	uint32_t read;
+	uint32_t write;
+	uint32_t token;              /* api section only */
+};
+
 struct tnd_plan_conf {
 	char *code;                  /* [a-z][a-z0-9_-]{0,31} */
 	char *description;           /* may be NULL */
@@ -51,6 +60,7 @@ struct tnd_plan_conf {
 	char *default_residency;     /* a residency zone some region belongs to */
 	struct tnd_quotas quotas;    /* what a tenant of this plan gets by default */
 	struct tnd_quotas max_quotas;/* the most a manifest override may ask for */
+	struct tnd_rate_limits rate_limits; /* api.rate_limits, overridden by the plan's `rate_limits` */
 };
 
 struct tnd_region_conf {
@@ -99,6 +109,12 @@ struct tnd_conf {
 		unsigned connection_timeout_s;
 		unsigned drain_timeout_s;
 		int64_t idempotency_ttl_s;
+		/* `rate_limits` group: defaults for tenants whose plan sets none, and
+		 * for unknown tenants; the table's size (read at start only) */
+		struct tnd_rate_limits rate_limits;
+		size_t rate_limit_max_buckets;
+		unsigned rate_limit_shards;
+		uint32_t rate_limit_plan_ttl_s;
 	} api;
 
 	struct {
@@ -107,7 +123,8 @@ struct tnd_conf {
 		struct tnd_plugin_conf storage;
 		struct tnd_plugin_conf *isolation;
 		size_t n_isolation;
-		struct tnd_plugin_conf *policy;  /* NULL: none configured */
+		struct tnd_plugin_conf *policy;  /* NULL: none configured (everything is allowed) */
+		int64_t policy_timeout_ms;       /* an answer later than this fails closed; default 500 */
 		struct tnd_plugin_conf *notifiers;
 		size_t n_notifiers;
 	} plugins;

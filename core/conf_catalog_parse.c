@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "conf_catalog_parse.h"
+#include "conf_ratelimit.h"
 #include "util.h"
 
 #define CATALOG_CAPACITY_MAX 1000000000
@@ -26,7 +27,7 @@ static const char *const catalog_region_keys[] = {
 static const char *const catalog_region_isolation_keys[] = { "shared", "dedicated", "hybrid", NULL };
 static const char *const catalog_plan_keys[] = {
 	"code", "description", "isolation", "default_isolation", "default_residency",
-	"quotas", "max_quotas", NULL,
+	"quotas", "max_quotas", "rate_limits", NULL,
 };
 static const char *const catalog_quota_keys[] = {
 	"compute_units", "storage_gb", "events_per_minute", "concurrent_operations", NULL,
@@ -394,7 +395,10 @@ static int catalog_parse_plan(struct conf_reader *reader, config_setting_t *grou
 		if (r < 0)
 			return r;
 	}
-	return catalog_check_quota_bounds(reader, quotas_group, &plan->quotas, &plan->max_quotas);
+	r = catalog_check_quota_bounds(reader, quotas_group, &plan->quotas, &plan->max_quotas);
+	if (r < 0)
+		return r;
+	return conf_ratelimit_parse_plan(reader, group, conf, plan);
 }
 
 static int catalog_parse_plans(struct conf_reader *reader, config_setting_t *root,

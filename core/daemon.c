@@ -30,7 +30,9 @@
 #include "log.h"
 #include "orchestrator.h"
 #include "plugin_loader.h"
+#include "policy_gate.h"
 #include "reconcile.h"
+#include "region_usage.h"
 #include "registry.h"
 #include "state_lock.h"
 #include "util.h"
@@ -204,6 +206,9 @@ static void daemon_reload(const char *path, struct controller *ctl)
 	bool reconcile_changed;
 
 	log_notice("SIGHUP: reloading %s", path);
+	/* the policy's rules are files of their own: re-read them whatever
+	 * becomes of tenancyd.conf */
+	policy_gate_reload();
 	if (conf_load(path, &next, &err) < 0) {
 		log_error("reload rejected, the previous configuration stays in force: %s", err.message);
 		return;
@@ -377,7 +382,14 @@ int daemon_run(const struct daemon_options *opts)
 	if (plugin_load_all(&load, conf, &plugins, &err) < 0)
 		goto out; /* the loader logged the refusal */
 	storage = plugin_set_find_kind(&plugins, TND_PLUGIN_STORAGE);
+	policy_gate_install(plugin_set_find_kind(&plugins, TND_PLUGIN_POLICY));
+	if (!policy_gate_active())
+		log_notice("no policy plugin configured: every request is allowed");
 	reg = registry_new(storage, DAEMON_DOCUMENT_CACHE);
+	if (region_usage_load(reg, &err) < 0) {
+		log_error("cannot count the tenants per region: %s", err.message);
+		goto out;
+	}
 	conf_current_replace(conf_ref(conf));
 	if (daemon_start_reconcile(conf, opts->config_path, reg, &orch, &ctl) < 0)
 		goto out;
@@ -435,6 +447,8 @@ out:
 	orchestrator_stop(orch);
 	reconcile_shutdown();
 	registry_free(reg);
+	region_usage_reset();
+	policy_gate_install(NULL);
 	plugin_set_clear(&plugins);
 	daemon_pidfile_release(conf->daemon.pid_file);
 	if (exit_code == 0)

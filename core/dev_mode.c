@@ -6,7 +6,8 @@
  * (SQLite registry, loopback API), then runs the ordinary daemon on it.
  *
  * The generated config carries the same catalogue (plans, regions) as
- * etc/tenancyd.conf; a unit test keeps the two in step.  When the embedded
+ * etc/tenancyd.conf; a unit test keeps the two in step.  Rate limits are
+ * left out: a development server should not throttle scripts and tests.  When the embedded
  * isolation plugins are available it also runs the reconcile engine on the
  * embedded data plane (under the state directory), with a credentials key
  * generated once and kept, like the tokens.

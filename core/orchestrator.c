@@ -27,6 +27,7 @@
 #include "metrics.h"
 #include "orchestrator.h"
 #include "orchestrator_internal.h"
+#include "policy_gate.h"
 #include "reconcile.h"
 #include "registry.h"
 #include "util.h"
@@ -194,6 +195,44 @@ static bool orch_still_due(struct orchestrator *orch, const struct workflow *wf,
 	return due;
 }
 
+/*
+ * The policy's word on running step @op of @wf (action workflow.step.<op>,
+ * actor "tenancyd" in role "system").  False with the reasons, or why the
+ * policy could not decide, in @err: the attempt then fails like any other
+ * and the usual backoff, Failed and retry machinery applies.
+ */
+static bool orch_policy_allows(const struct tnd_conf *conf, const struct workflow *wf, const char *op,
+			       const struct tenant_row *row, struct tnd_error *err)
+{
+	char action[64];
+	struct policy_subject subject = {
+		.action = action,
+		.actor_id = "tenancyd",
+		.actor_role = "system",
+		.tenant_id = row->id,
+		.manifest = row->manifest,
+		.phase = lifecycle_phase_name(row->phase),
+		.placement = json_object_get(row->status, "placement"),
+		.plan = row->plan,
+		.request_id = wf->id,
+	};
+	struct policy_decision decision;
+	enum policy_verdict verdict;
+	char *reasons;
+
+	snprintf(action, sizeof(action), "workflow.step.%s", op);
+	verdict = policy_gate_check(&subject, conf->plugins.policy_timeout_ms, &decision);
+	if (verdict == POLICY_DENY) {
+		reasons = policy_reasons_text(&decision);
+		tnd_error_set(err, "denied by policy: %s", reasons);
+		free(reasons);
+	} else if (verdict == POLICY_ERROR) {
+		tnd_error_set(err, "policy unavailable: %s", decision.error);
+	}
+	policy_decision_clear(&decision);
+	return verdict == POLICY_ALLOW;
+}
+
 static void orch_dispatch(struct orchestrator *orch, const struct tnd_conf *conf, struct orch_job *job,
 			  const struct workflow *wf, uint64_t read_gen)
 {
@@ -222,6 +261,11 @@ static void orch_dispatch(struct orchestrator *orch, const struct tnd_conf *conf
 	r = registry_tenant_get(orch->reg, wf->tenant_id, &row, &err);
 	if (r < 0) {
 		orch_fail_locally(orch, job, r, r == -ENOENT ? "tenant does not exist" : err.message);
+		return;
+	}
+	if (!orch_policy_allows(conf, wf, op, row, &err)) {
+		tenant_row_free(row);
+		orch_fail_locally(orch, job, -EACCES, err.message);
 		return;
 	}
 	request = orch_request(conf, row, wf->target_version, json_string_value(json_object_get(wf->doc, "targetState")));

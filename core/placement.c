@@ -19,6 +19,7 @@
 #include "conf.h"
 #include "manifest.h"
 #include "placement.h"
+#include "region_usage.h"
 #include "util.h"
 
 struct placement_state {
@@ -34,14 +35,14 @@ struct placement_state {
 	} while (0)
 
 /*
- * Seam for region capacity (tnd_region_conf.capacity, 0 = unlimited):
- * counting the tenants already placed in a region needs the registry,
- * which this resolver does not see yet.  Until the capacity issue wires
- * that in, every enabled region has room.
+ * Region capacity (tnd_region_conf.capacity, 0 = unlimited) against the
+ * tenants counted there, reservations included.  The check is advisory:
+ * the tenant service reserves the chosen region's slot before it commits,
+ * and resolves again if another create took it meanwhile.
  */
-static bool placement_region_has_capacity(const struct tnd_conf *conf, const struct tnd_region_conf *region)
+static bool placement_region_has_capacity(const struct tnd_region_conf *region)
 {
-	return true;
+	return region_usage_has_room(region);
 }
 
 /* A named region must exist and lie in @zone; reports at @path. */
@@ -62,18 +63,9 @@ static const struct tnd_region_conf *placement_region_in_zone(struct placement_s
 	return region;
 }
 
-static char *placement_name_list(const struct tnd_region_conf **regions, size_t n)
-{
-	char *list = tnd_xstrdup("");
-
-	for (size_t i = 0; i < n; i++) {
-		char *next = tnd_xasprintf("%s%s%s", list, i ? ", " : "", regions[i]->name);
-
-		free(list);
-		list = next;
-	}
-	return list;
-}
+/* Why none of @regions can take the tenant: "eu-west-1 is disabled, ...". */
+static char *placement_refusals(struct placement_state *st, const struct tnd_region_conf **regions, size_t n,
+				const struct tnd_region_conf *standby);
 
 /* The regions to choose from, in preference order: allowedRegions as given,
  * or every region of the zone in config order.  Caller frees the array. */
@@ -109,12 +101,27 @@ static const char *placement_unavailable(struct placement_state *st, const struc
 {
 	if (!region->enabled)
 		return "is disabled";
-	if (!placement_region_has_capacity(st->conf, region))
+	if (!placement_region_has_capacity(region))
 		return "is at capacity";
 	/* a standby that is also the primary protects nothing */
 	if (region == standby)
 		return "is the standby region";
 	return NULL;
+}
+
+static char *placement_refusals(struct placement_state *st, const struct tnd_region_conf **regions, size_t n,
+				const struct tnd_region_conf *standby)
+{
+	char *list = tnd_xstrdup("");
+
+	for (size_t i = 0; i < n; i++) {
+		char *next = tnd_xasprintf("%s%s%s %s", list, i ? ", " : "", regions[i]->name,
+					   placement_unavailable(st, regions[i], standby));
+
+		free(list);
+		list = next;
+	}
+	return list;
 }
 
 static const struct tnd_region_conf *placement_choose(struct placement_state *st, const json_t *placement,
@@ -142,7 +149,7 @@ static const struct tnd_region_conf *placement_choose(struct placement_state *st
 			chosen = candidates[i];
 
 	if (chosen == NULL) {
-		names = placement_name_list(candidates, n);
+		names = placement_refusals(st, candidates, n, standby);
 		if (preferred)
 			placement_problem(st, "spec.placement.preferredRegion", "region %s %s", preferred->name,
 					  placement_unavailable(st, preferred, standby));
@@ -152,9 +159,7 @@ static const struct tnd_region_conf *placement_choose(struct placement_state *st
 			placement_problem(st,
 					  json_is_array(allowed) ? "spec.placement.allowedRegions"
 								 : "spec.placement.residency",
-					  "no enabled region in residency zone %s among %s%s%s%s", zone, names,
-					  standby ? " (standby region " : "", standby ? standby->name : "",
-					  standby ? " cannot also be the primary)" : "");
+					  "no region in residency zone %s can take the tenant: %s", zone, names);
 	}
 	free(candidates);
 	return chosen;

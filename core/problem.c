@@ -33,12 +33,20 @@ void problem_set_errors(struct problem *p, json_t *errors)
 	p->errors = errors;
 }
 
+void problem_set_extension(struct problem *p, const char *key, json_t *value)
+{
+	if (p->extensions == NULL)
+		p->extensions = json_object();
+	json_object_set_new(p->extensions, key, value);
+}
+
 void problem_free(struct problem *p)
 {
 	if (p == NULL)
 		return;
 	free(p->detail);
 	json_decref(p->errors);
+	json_decref(p->extensions);
 	free(p);
 }
 
@@ -47,6 +55,9 @@ json_t *problem_to_json(const struct problem *p, const char *request_id)
 	json_t *body = json_object();
 	char type[128];
 
+	/* extensions first: the standard members below always win */
+	if (p->extensions)
+		json_object_update(body, p->extensions);
 	snprintf(type, sizeof(type), "urn:tenancyd:problem:%s", p->slug);
 	json_object_set_new(body, "type", json_string(type));
 	json_object_set_new(body, "title", json_string(p->title));

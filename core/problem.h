@@ -19,6 +19,7 @@ struct problem {
 	const char *title;   /* short, fixed per slug */
 	char *detail;        /* human explanation of this occurrence */
 	json_t *errors;      /* array of {path, reason}, or NULL */
+	json_t *extensions;  /* further members of the body (RFC 9457 §3.2), or NULL */
 };
 
 /** A new problem (free with problem_free). */
@@ -26,6 +27,8 @@ struct problem *problem_new(int status, const char *slug, const char *title, con
 	TND_PRINTF(4, 5);
 /** Attach validation errors (takes the reference). */
 void problem_set_errors(struct problem *p, json_t *errors);
+/** Add extension member @key (e.g. "reasons") to the body; takes the reference. */
+void problem_set_extension(struct problem *p, const char *key, json_t *value);
 void problem_free(struct problem *p);
 /** The problem+json body (new reference); @instance may be NULL. */
 json_t *problem_to_json(const struct problem *p, const char *request_id);

@@ -648,5 +648,39 @@ int registry_commit(struct registry *reg, struct registry_txn *txn, size_t *ret_
 		doc_cache_write_end(reg->docs, txn->doc_id, 0, 0, NULL);
 	if (r < 0 && ret_failed_index)
 		*ret_failed_index = failed;
+	txn->committed = r == 0;
 	return r;
+}
+
+/* --- overrides (storage ABI 1.2) ------------------------------------------- */
+
+bool registry_supports_overrides(const struct registry *reg)
+{
+	return TND_HAS_FIELD(reg->ops, struct tnd_storage_ops, override_list) && reg->ops->override_list;
+}
+
+int registry_override_list(struct registry *reg, const struct tnd_override_query *query,
+			   tnd_override_visit_fn *visit, void *userdata, struct tnd_error *err)
+{
+	if (!registry_supports_overrides(reg)) {
+		tnd_error_set(err, "the storage driver predates overrides (storage ABI 1.2)");
+		return -ENOTSUP;
+	}
+	return reg->ops->override_list(reg->ctx, query, visit, userdata, err);
+}
+
+void registry_txn_add_override(struct registry_txn *txn, const struct tnd_override_record *from)
+{
+	struct tnd_override_record *rec = tnd_xcalloc(1, sizeof(*rec));
+
+	rec->size = sizeof(*rec);
+	rec->id = txn_str(txn, from->id);
+	rec->tenant_id = txn_str(txn, from->tenant_id);
+	rec->limits_json = txn_str(txn, from->limits_json);
+	rec->actor = txn_str(txn, from->actor);
+	rec->request_id = from->request_id ? txn_str(txn, from->request_id) : NULL;
+	rec->reason = from->reason ? txn_str(txn, from->reason) : NULL;
+	rec->created_ms = from->created_ms;
+	rec->expires_ms = from->expires_ms;
+	txn_push(txn, TND_WRITE_OVERRIDE_INSERT, 0, rec);
 }

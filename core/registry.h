@@ -132,6 +132,8 @@ struct registry_txn {
 	/* the last value serialized, so one manifest is dumped once per txn */
 	const json_t *last_json;
 	const char *last_json_text;
+	/* set by a successful registry_commit() */
+	bool committed;
 };
 
 void registry_txn_init(struct registry_txn *txn);
@@ -158,5 +160,15 @@ void registry_txn_delete_credential(struct registry_txn *txn, const char *tenant
  *  failing write (compare with txn->idempotency_index). */
 int registry_commit(struct registry *reg, struct registry_txn *txn, size_t *ret_failed_index,
 		    struct tnd_error *err);
+
+/* --- overrides (storage ABI 1.2) ------------------------------------------- */
+
+/** True when the driver stores overrides (ABI >= 1.2). */
+bool registry_supports_overrides(const struct registry *reg);
+/** Visit overrides matching @query (records borrowed); -ENOTSUP without driver support. */
+int registry_override_list(struct registry *reg, const struct tnd_override_query *query,
+			   tnd_override_visit_fn *visit, void *userdata, struct tnd_error *err);
+/** Insert an override (its strings are copied) in the txn. */
+void registry_txn_add_override(struct registry_txn *txn, const struct tnd_override_record *rec);
 
 #endif /* TND_REGISTRY_H */

@@ -18,8 +18,10 @@
 #include "log.h"
 #include "manifest.h"
 #include "placement.h"
+#include "policy_gate.h"
 #include "problem.h"
 #include "reconcile.h"
+#include "region_usage.h"
 #include "registry.h"
 #include "tenant_service.h"
 #include "util.h"
@@ -190,15 +192,78 @@ static enum service_outcome service_commit(struct registry *reg, struct registry
 	return SERVICE_FAILED;
 }
 
-/* A response that changes nothing still records its Idempotency-Key. */
-static enum service_outcome service_unchanged(struct registry *reg, const struct tenant_row *row,
+/* --- policy and dry runs ------------------------------------------------------------ */
+
+/*
+ * The last gate before a commit: ask the policy about @action on @row as it
+ * would be (its manifest and placement), in phase @phase (NULL: new).  True
+ * to go on; a dry run goes on after a denial too, to report it.  False with
+ * *ret_problem: 403 denied, 503 the policy could not decide (fail closed).
+ */
+static bool service_policy(const struct tnd_conf *conf, const char *action, const struct request_ctx *rctx,
+			   const struct tenant_row *row, const char *phase, struct policy_decision *decision,
+			   struct problem **ret_problem)
+{
+	const struct policy_subject subject = {
+		.action = action,
+		.actor_id = rctx->actor,
+		.actor_role = rctx->actor_role,
+		.tenant_id = row->id,
+		.manifest = row->manifest,
+		.phase = phase,
+		.placement = json_object_get(row->status, "placement"),
+		.plan = row->plan,
+		.request_id = rctx->request_id,
+	};
+	enum policy_verdict verdict = policy_gate_check(&subject, conf->plugins.policy_timeout_ms, decision);
+
+	if (verdict == POLICY_ALLOW || (verdict == POLICY_DENY && rctx->dry_run))
+		return true;
+	*ret_problem = policy_problem(&subject, decision);
+	policy_decision_clear(decision);
+	return false;
+}
+
+/* What a dry run answers: the decision and the tenant as it would be. */
+static json_t *service_dry_run_response(const char *action, const struct policy_decision *decision,
+					const struct tenant_row *row, const char *outcome)
+{
+	json_t *body = json_object();
+	json_t *response;
+
+	json_object_set_new(body, "dryRun", json_true());
+	json_object_set_new(body, "action", json_string(action));
+	json_object_set_new(body, "decision", json_string(decision->verdict == POLICY_ALLOW ? "allow" : "deny"));
+	json_object_set(body, "reasons", decision->reasons);
+	json_object_set(body, "obligations", decision->obligations);
+	json_object_set_new(body, "outcome", json_string(outcome));
+	json_object_set_new(body, "tenant", tenant_document(row));
+	response = tenant_response(200, body, 0, NULL);
+	json_decref(body);
+	return response;
+}
+
+/* A response that changes nothing still asks the policy (it answers the
+ * request, not the change) and records its Idempotency-Key. */
+static enum service_outcome service_unchanged(struct registry *reg, const struct tnd_conf *conf,
+					      const struct tenant_row *row, const char *action,
 					      const struct request_ctx *rctx, json_t **ret_response,
 					      struct problem **ret_problem)
 {
-	json_t *response = service_row_response(200, row, false);
+	struct policy_decision decision;
 	struct registry_txn txn;
 	enum service_outcome outcome;
+	json_t *response;
 
+	if (!service_policy(conf, action, rctx, row, lifecycle_phase_name(row->phase), &decision, ret_problem))
+		return SERVICE_FAILED;
+	if (rctx->dry_run) {
+		*ret_response = service_dry_run_response(action, &decision, row, "unchanged");
+		policy_decision_clear(&decision);
+		return SERVICE_DONE;
+	}
+	policy_decision_clear(&decision);
+	response = service_row_response(200, row, false);
 	if (rctx->idempotency_key == NULL) {
 		*ret_response = response;
 		return SERVICE_DONE;
@@ -243,13 +308,47 @@ static struct problem *service_deleted_problem(const char *id)
 			   "tenant %s was deleted; tenant ids are never reused", id);
 }
 
+/*
+ * Resolve the placement of a new tenant and reserve a slot in its region
+ * (region capacity).  Another create may take the last slot between the
+ * resolver's look and the reservation; resolving again then picks another
+ * candidate or names the full region.  0 and the placement, or -1 and a
+ * 422 problem.
+ */
+static int service_place(const struct tnd_conf *conf, const json_t *norm, json_t **ret_placement,
+			 struct problem **ret_problem)
+{
+	for (int attempt = 0; attempt < SERVICE_MAX_ATTEMPTS; attempt++) {
+		json_t *errors = json_array(), *placement = NULL;
+		const struct tnd_region_conf *region;
+
+		if (placement_resolve(conf, norm, &placement, errors) < 0) {
+			*ret_problem = problem_new(422, "placement-rejected", "Placement rejected",
+						   "no placement satisfies the manifest");
+			problem_set_errors(*ret_problem, errors);
+			return -1;
+		}
+		json_decref(errors);
+		region = conf_region(conf, json_string_value(json_object_get(placement, "region")));
+		if (region && region_usage_reserve(region)) {
+			*ret_placement = placement;
+			return 0;
+		}
+		json_decref(placement);
+	}
+	*ret_problem = problem_new(422, "placement-rejected", "Placement rejected",
+				   "every region the manifest allows is at capacity");
+	return -1;
+}
+
 static enum service_outcome service_create(struct registry *reg, const struct tnd_conf *conf, const json_t *norm,
 					   const char *id, const struct request_ctx *rctx, json_t **ret_response,
 					   struct problem **ret_problem)
 {
 	const json_t *spec = json_object_get(norm, "spec");
 	enum tnd_phase target = lifecycle_phase_parse(json_string_value(json_object_get(spec, "state")));
-	json_t *errors, *placement = NULL;
+	json_t *placement = NULL;
+	struct policy_decision decision = { 0 };
 	struct tenant_row row = { 0 };
 	struct tnd_error err = { "" };
 	struct registry_txn txn;
@@ -267,14 +366,8 @@ static enum service_outcome service_create(struct registry *reg, const struct tn
 		*ret_problem = service_lifecycle_problem(id, TND_PHASE_DRAFT, target);
 		return SERVICE_FAILED;
 	}
-	errors = json_array();
-	if (placement_resolve(conf, norm, &placement, errors) < 0) {
-		*ret_problem = problem_new(422, "placement-rejected", "Placement rejected",
-					   "no placement satisfies the manifest");
-		problem_set_errors(*ret_problem, errors);
+	if (service_place(conf, norm, &placement, ret_problem) < 0)
 		return SERVICE_FAILED;
-	}
-	json_decref(errors);
 
 	row.id = (char *)id;
 	row.revision = 1;
@@ -291,9 +384,18 @@ static enum service_outcome service_create(struct registry *reg, const struct tn
 	row.updated_ms = now;
 
 	registry_txn_init(&txn);
+	if (!service_policy(conf, "tenant.apply", rctx, &row, NULL, &decision, ret_problem)) {
+		outcome = SERVICE_FAILED;
+		goto out;
+	}
 	r = reconcile_attach(reg, conf, &txn, NULL, &row, rctx, &from, &err);
 	if (r < 0) {
 		outcome = service_reconcile_failed(r, id, &err, ret_problem);
+		goto out;
+	}
+	if (rctx->dry_run) {
+		*ret_response = service_dry_run_response("tenant.apply", &decision, &row, "created");
+		outcome = SERVICE_DONE;
 		goto out;
 	}
 	registry_txn_put_tenant(&txn, &row, -1);
@@ -312,6 +414,9 @@ static enum service_outcome service_create(struct registry *reg, const struct tn
 		reconcile_wake();
 	}
 out:
+	/* an Idempotency-Key replay is DONE without this txn committing */
+	region_usage_settle(row.region, txn.committed);
+	policy_decision_clear(&decision);
 	registry_txn_clear(&txn);
 	json_decref(row.status);
 	json_decref(placement);
@@ -356,9 +461,10 @@ static struct problem *service_check_pinned(const struct tenant_row *row, const 
 /* Record a new version of @row with manifest @manifest and desired state @target. */
 static enum service_outcome service_update(struct registry *reg, const struct tnd_conf *conf,
 					   const struct tenant_row *row, json_t *manifest, enum tnd_phase target,
-					   const char *reason, const struct request_ctx *rctx, json_t **ret_response,
-					   struct problem **ret_problem)
+					   const char *action, const char *reason, const struct request_ctx *rctx,
+					   json_t **ret_response, struct problem **ret_problem)
 {
+	struct policy_decision decision = { 0 };
 	struct tenant_row next = *row;
 	const json_t *spec = json_object_get(manifest, "spec");
 	struct tnd_error err = { "" };
@@ -380,9 +486,18 @@ static enum service_outcome service_update(struct registry *reg, const struct tn
 	next.updated_ms = now;
 
 	registry_txn_init(&txn);
+	if (!service_policy(conf, action, rctx, &next, lifecycle_phase_name(row->phase), &decision, ret_problem)) {
+		outcome = SERVICE_FAILED;
+		goto out;
+	}
 	r = reconcile_attach(reg, conf, &txn, row, &next, rctx, &from, &err);
 	if (r < 0) {
 		outcome = service_reconcile_failed(r, row->id, &err, ret_problem);
+		goto out;
+	}
+	if (rctx->dry_run) {
+		*ret_response = service_dry_run_response(action, &decision, &next, "updated");
+		outcome = SERVICE_DONE;
 		goto out;
 	}
 	registry_txn_put_tenant(&txn, &next, row->revision);
@@ -395,9 +510,14 @@ static enum service_outcome service_update(struct registry *reg, const struct tn
 	if (outcome == SERVICE_DONE) {
 		log_info("tenant %s updated to version %lld (%s, desired %s)", row->id, (long long)next.version,
 			 lifecycle_phase_name(next.phase), lifecycle_state_name(next.state));
+		/* a deleted tenant's slot is free for another (region capacity) */
+		if (txn.committed && next.state == TND_PHASE_DELETED && row->state != TND_PHASE_DELETED &&
+		    row->region)
+			region_usage_add(row->region, -1);
 		reconcile_wake();
 	}
 out:
+	policy_decision_clear(&decision);
 	registry_txn_clear(&txn);
 	json_decref(next.status);
 	return outcome;
@@ -422,7 +542,7 @@ static enum service_outcome service_apply_existing(struct registry *reg, const s
 		return SERVICE_FAILED;
 	}
 	if (json_equal(norm, row->manifest))
-		return service_unchanged(reg, row, rctx, ret_response, ret_problem);
+		return service_unchanged(reg, conf, row, "tenant.apply", rctx, ret_response, ret_problem);
 	*ret_problem = service_check_pinned(row, norm);
 	if (*ret_problem)
 		return SERVICE_FAILED;
@@ -433,7 +553,8 @@ static enum service_outcome service_apply_existing(struct registry *reg, const s
 		return SERVICE_FAILED;
 	}
 	manifest = json_deep_copy(norm);
-	outcome = service_update(reg, conf, row, manifest, target, "applied", rctx, ret_response, ret_problem);
+	outcome = service_update(reg, conf, row, manifest, target, "tenant.apply", "applied", rctx, ret_response,
+				 ret_problem);
 	json_decref(manifest);
 	return outcome;
 }
@@ -490,11 +611,12 @@ int tenant_apply(struct registry *reg, const struct tnd_conf *conf, const json_t
 static const struct {
 	enum tnd_phase target;
 	const char *reason;
+	const char *policy_action;
 } service_actions[] = {
-	[TENANT_ACTION_SUSPEND] = { TND_PHASE_SUSPENDED, "suspended" },
-	[TENANT_ACTION_RESUME] = { TND_PHASE_ACTIVE, "resumed" },
-	[TENANT_ACTION_ARCHIVE] = { TND_PHASE_ARCHIVED, "archived" },
-	[TENANT_ACTION_DELETE] = { TND_PHASE_DELETED, "deleted" },
+	[TENANT_ACTION_SUSPEND] = { TND_PHASE_SUSPENDED, "suspended", "tenant.suspend" },
+	[TENANT_ACTION_RESUME] = { TND_PHASE_ACTIVE, "resumed", "tenant.resume" },
+	[TENANT_ACTION_ARCHIVE] = { TND_PHASE_ARCHIVED, "archived", "tenant.archive" },
+	[TENANT_ACTION_DELETE] = { TND_PHASE_DELETED, "deleted", "tenant.delete" },
 };
 
 static enum service_outcome service_act_once(struct registry *reg, const struct tnd_conf *conf, const char *id,
@@ -527,7 +649,8 @@ static enum service_outcome service_act_once(struct registry *reg, const struct 
 		*ret_problem = service_precondition_failed(id, true, row->version);
 		outcome = SERVICE_FAILED;
 	} else if (row->state == target) {
-		outcome = service_unchanged(reg, row, rctx, ret_response, ret_problem);
+		outcome = service_unchanged(reg, conf, row, service_actions[action].policy_action, rctx, ret_response,
+					    ret_problem);
 	} else if (action == TENANT_ACTION_RESUME && row->state != TND_PHASE_SUSPENDED) {
 		*ret_problem = problem_new(409, "invalid-transition", "Lifecycle transition not allowed",
 					   "tenant %s: resume applies to a Suspended tenant, this one is %s", id,
@@ -540,8 +663,8 @@ static enum service_outcome service_act_once(struct registry *reg, const struct 
 		manifest = json_deep_copy(row->manifest);
 		json_object_set_new(json_object_get(manifest, "spec"), "state",
 				    json_string(lifecycle_state_name(target)));
-		outcome = service_update(reg, conf, row, manifest, target, service_actions[action].reason, rctx,
-					 ret_response, ret_problem);
+		outcome = service_update(reg, conf, row, manifest, target, service_actions[action].policy_action,
+					 service_actions[action].reason, rctx, ret_response, ret_problem);
 		json_decref(manifest);
 	}
 	tenant_row_free(row);

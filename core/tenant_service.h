@@ -1,7 +1,7 @@
 /*
  * tenant_service.h — the mutation pipeline for tenants, independent of HTTP.
  *
- *   validate → (policy, quotas: governance issue) → placement → lifecycle
+ *   validate → lifecycle → placement → policy (policy_gate.h; quotas: later)
  *   → one registry transaction (head row + lineage + phase transitions +
  *     idempotency record; later audit, outbox and reconcile work)
  *
@@ -12,6 +12,7 @@
 #ifndef TND_TENANT_SERVICE_H
 #define TND_TENANT_SERVICE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <jansson.h>
@@ -24,10 +25,12 @@ struct problem;
 struct request_ctx {
 	const char *request_id;
 	const char *actor;              /* the token's name */
+	const char *actor_role;         /* the token's role ("admin", "operator", ...), for the policy */
 	const char *if_match;           /* raw If-Match header, or NULL */
 	const char *idempotency_key;    /* scoped key ("<actor>\n<key>"), or NULL */
 	const char *request_hash;       /* hex SHA-256 of method, path and body */
 	int64_t idempotency_ttl_ms;
+	bool dry_run;                   /* ?dryRun=true: run every gate, write nothing */
 };
 
 enum tenant_action {
@@ -40,7 +43,10 @@ enum tenant_action {
 /**
  * Apply manifest @doc to tenant @url_id.  0 and *@ret_response, or -1 and
  * *@ret_problem (422 validation, 409 lifecycle/deleted/migration needed,
- * 412 If-Match, 503 storage).
+ * 412 If-Match, 403 denied by policy, 503 storage or policy unavailable).
+ * With rctx->dry_run nothing is written and a successful answer is 200
+ * {dryRun, action, decision, reasons, obligations, outcome, tenant}, a
+ * policy denial included (decision "deny").
  */
 int tenant_apply(struct registry *reg, const struct tnd_conf *conf, const json_t *doc, const char *url_id,
 		 const struct request_ctx *rctx, json_t **ret_response, struct problem **ret_problem);

@@ -45,7 +45,7 @@ extern "C" {
 #define TND_PLUGIN_MAGIC 0x504e4454u
 /** The ABI this header describes. */
 #define TND_ABI_MAJOR 1
-#define TND_ABI_MINOR 1
+#define TND_ABI_MINOR 2
 /** The one symbol every plugin exports. */
 #define TND_PLUGIN_SYMBOL "tnd_plugin_v1"
 

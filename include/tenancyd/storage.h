@@ -30,6 +30,8 @@
  * ABI 1.1 appended reconcile workflows and encrypted tenant credentials
  * (write kinds 6–9, the `unsettled` search filter, and the workflow and
  * credential read ops at the end of the ops table).
+ * ABI 1.2 appends time-limited administrative overrides (the block marked
+ * "ABI 1.2: overrides": write kind 20, the override_list op).
  */
 #ifndef TENANCYD_STORAGE_H
 #define TENANCYD_STORAGE_H
@@ -126,6 +128,10 @@ enum tnd_write_kind {
 	TND_WRITE_CREDENTIAL_PUT = 8,
 	/** record: tnd_credential_record (only tenant_id is read).  Absent is fine. */
 	TND_WRITE_CREDENTIAL_DELETE = 9,
+	/* --- ABI 1.2: overrides --- */
+	/** record: tnd_override_record.  -EEXIST if the id exists.  (Numbered
+	 *  apart from other 1.2 kinds, which were added alongside.) */
+	TND_WRITE_OVERRIDE_INSERT = 20,
 };
 
 /**
@@ -156,6 +162,34 @@ struct tnd_credential_record {
 	const char *key_id;          /**< which key encrypted it (rotation) */
 	const char *ciphertext;      /**< base64url of nonce || AES-256-GCM ciphertext || tag */
 	int64_t updated_ms;
+};
+
+/**
+ * A time-limited administrative override (ABI 1.2), e.g. of a tenant's
+ * rate limits.  The driver indexes tenant and expiry and stores
+ * limits_json (the core's JSON object) without looking inside.  Overrides
+ * are never updated: a newer one supersedes, and expired ones stay as
+ * history.
+ */
+struct tnd_override_record {
+	uint32_t size;
+	const char *id;              /**< unique; sorts by creation time */
+	const char *tenant_id;       /**< the tenant need not exist */
+	const char *limits_json;     /**< the core's JSON object, opaque to the driver */
+	const char *actor;
+	const char *request_id;      /**< may be NULL */
+	const char *reason;          /**< may be NULL */
+	int64_t created_ms;
+	int64_t expires_ms;
+};
+
+/** Override filter (ABI 1.2).  NULL/0 fields do not filter; ordered by id. */
+struct tnd_override_query {
+	uint32_t size;
+	const char *tenant_id;
+	int64_t active_at_ms;            /**< only overrides with expires_ms > this */
+	const char *after_id;            /**< exclusive cursor */
+	uint32_t limit;                  /**< 0: driver default 100, at most 1000 */
 };
 
 struct tnd_write {
@@ -199,6 +233,7 @@ typedef int tnd_phase_visit_fn(const struct tnd_phase_record *rec, void *userdat
 typedef int tnd_idempotency_visit_fn(const struct tnd_idempotency_record *rec, void *userdata);
 typedef int tnd_workflow_visit_fn(const struct tnd_workflow_record *rec, void *userdata);
 typedef int tnd_credential_visit_fn(const struct tnd_credential_record *rec, void *userdata);
+typedef int tnd_override_visit_fn(const struct tnd_override_record *rec, void *userdata);
 
 /** Apply @writes atomically and durably.  On failure nothing is written and
  *  *@ret_failed_index (if not NULL) names the write that failed. */
@@ -246,8 +281,13 @@ typedef int tnd_storage_credential_get_fn(void *ctx, const char *tenant_id, tnd_
  * version_list, version_get, phase_list, idempotency_get.  Optional:
  * maintain, ping.  ABI 1.1 appends workflow_get, workflow_list and
  * credential_get; a driver built for 1.0 lacks them and the core then runs
- * without the reconcile engine (it says so at start-up).
+ * without the reconcile engine (it says so at start-up).  ABI 1.2 appends
+ * override_list; without it POST /v1/overrides answers 501.
  */
+/** Visit overrides matching @query in id order.  (ABI 1.2) */
+typedef int tnd_storage_override_list_fn(void *ctx, const struct tnd_override_query *query,
+					 tnd_override_visit_fn *visit, void *userdata, struct tnd_error *err);
+
 struct tnd_storage_ops {
 	uint32_t size;
 	tnd_storage_commit_fn *commit;
@@ -263,6 +303,8 @@ struct tnd_storage_ops {
 	tnd_storage_workflow_get_fn *workflow_get;
 	tnd_storage_workflow_list_fn *workflow_list;
 	tnd_storage_credential_get_fn *credential_get;
+	/* --- ABI 1.2: overrides --- */
+	tnd_storage_override_list_fn *override_list;
 };
 
 #ifdef __cplusplus

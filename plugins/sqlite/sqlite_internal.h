@@ -180,6 +180,14 @@ int store_reconcile_prepare(const struct tnd_write *write, struct tnd_error *err
 int store_reconcile_apply(struct store_conn *writer, const struct store_prepared_write *write,
 			  struct tnd_error *err);
 
+/* --- override writes (sqlite_write_overrides.c, ABI 1.2) ---------------------------- */
+
+/** Validate a write of kind TND_WRITE_OVERRIDE_INSERT. */
+int store_override_prepare(const struct tnd_write *write, struct tnd_error *err);
+/** Apply it on the writer inside the current transaction. */
+int store_override_apply(struct store_conn *writer, const struct store_prepared_write *write,
+			 struct tnd_error *err);
+
 /* --- group commit (sqlite_commit.c) ---------------------------------------------- */
 
 struct store_commit_request;
@@ -262,5 +270,6 @@ tnd_storage_ping_fn store_ping;
 tnd_storage_workflow_get_fn store_workflow_get;
 tnd_storage_workflow_list_fn store_workflow_list;
 tnd_storage_credential_get_fn store_credential_get;
+tnd_storage_override_list_fn store_override_list;
 
 #endif /* TND_SQLITE_INTERNAL_H */

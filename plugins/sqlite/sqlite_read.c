@@ -1,7 +1,7 @@
 /*
  * sqlite_read.c — the read ops: tenant_get, tenant_search, version_list,
  * version_get, phase_list, idempotency_get, ping, and those of ABI 1.1:
- * workflow_get, workflow_list, credential_get.
+ * workflow_get, workflow_list, credential_get; override_list (ABI 1.2).
  *
  * Each read borrows a connection from the read pool, runs one statement
  * from that connection's cache, copies the rows into one buffer and gives
@@ -468,6 +468,60 @@ int store_credential_get(void *ctx, const char *tenant_id, tnd_credential_visit_
 	}
 	read_rows_free(&rows);
 	return r;
+}
+
+/* --- overrides (ABI 1.2) ---------------------------------------------------------------- */
+
+int store_override_list(void *ctx, const struct tnd_override_query *query, tnd_override_visit_fn *visit,
+			void *userdata, struct tnd_error *err)
+{
+	static const struct tnd_override_query everything = { .size = sizeof(everything) };
+	struct store_param params[4];
+	struct read_rows rows;
+	char sql[512];
+	size_t n = 0;
+	int len, r;
+
+	if (query == NULL)
+		query = &everything;
+	if (query->size < STORE_RECORD_SIZE(struct tnd_override_query, limit)) {
+		tnd_error_set(err, "override query has size %u, smaller than ABI 1.2's", query->size);
+		return -EINVAL;
+	}
+	/* a tenant's overrides through its index; all of them in id order */
+	if (query->tenant_id)
+		params[n++] = STORE_TEXT(query->tenant_id);
+	params[n++] = STORE_INT(query->active_at_ms);
+	params[n++] = STORE_TEXT(query->after_id ? query->after_id : "");
+	params[n++] = STORE_INT(store_read_limit(query->limit));
+	len = snprintf(sql, sizeof(sql),
+		       "SELECT id, tenant_id, limits_json, actor, request_id, reason, created_ms, expires_ms"
+		       " FROM overrides WHERE %s expires_ms > ?%zu AND id > ?%zu ORDER BY id LIMIT ?%zu",
+		       query->tenant_id ? "tenant_id = ?1 AND" : "", n - 2, n - 1, n);
+	if (len < 0 || (size_t)len >= sizeof(sql)) {
+		tnd_error_set(err, "override query too large");
+		return -E2BIG;
+	}
+	r = read_run(ctx, sql, params, n, &rows, err);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; visit != NULL && i < rows.n_rows; i++) {
+		struct tnd_override_record rec = {
+			.size = sizeof(rec),
+			.id = read_text(&rows, i, 0),
+			.tenant_id = read_text(&rows, i, 1),
+			.limits_json = read_text(&rows, i, 2),
+			.actor = read_text(&rows, i, 3),
+			.request_id = read_text(&rows, i, 4),
+			.reason = read_text(&rows, i, 5),
+			.created_ms = read_int(&rows, i, 6),
+			.expires_ms = read_int(&rows, i, 7),
+		};
+		if (visit(&rec, userdata) != 0)
+			break;
+	}
+	read_rows_free(&rows);
+	return 0;
 }
 
 /* --- idempotency and liveness --------------------------------------------------------------- */

@@ -174,12 +174,31 @@ static const char store_schema_v3[] =
 	" updated_ms INTEGER NOT NULL) WITHOUT ROWID;"
 	"CREATE INDEX tenants_unsettled ON tenants(id) WHERE observed_version <> version OR lower(phase) <> state;";
 
+/*
+ * Version 4 (storage ABI 1.2): time-limited administrative overrides of a
+ * tenant's rate limits.  Rows are only inserted; expired ones stay as
+ * history.  The index serves "this tenant's active overrides", the read
+ * behind every rate-limit plan lookup of a tenant.
+ */
+static const char store_schema_v4[] =
+	"CREATE TABLE overrides ("
+	" id TEXT PRIMARY KEY,"
+	" tenant_id TEXT NOT NULL,"
+	" limits_json TEXT NOT NULL,"
+	" actor TEXT NOT NULL,"
+	" request_id TEXT,"
+	" reason TEXT,"
+	" created_ms INTEGER NOT NULL,"
+	" expires_ms INTEGER NOT NULL) WITHOUT ROWID;"
+	"CREATE INDEX overrides_by_tenant ON overrides(tenant_id, expires_ms);";
+
 static const struct store_migration store_migrations[] = {
 	{ 1, "initial schema: tenants, labels, versions, phase transitions, idempotency",
 	  store_schema_v1 },
 	{ 2, "one covering search index, partial phase and isolation indexes, labels in one b-tree",
 	  store_schema_v2 },
 	{ 3, "reconcile workflows, tenant credentials, index of unsettled tenants", store_schema_v3 },
+	{ 4, "administrative overrides of tenants' rate limits", store_schema_v4 },
 };
 
 #define STORE_N_MIGRATIONS (sizeof(store_migrations) / sizeof(store_migrations[0]))

@@ -20,6 +20,7 @@
 #include "manifest.h"
 #include "manifest_fixture.h"
 #include "placement.h"
+#include "region_usage.h"
 #include "util.h"
 
 #define TENANT(spec) \
@@ -154,7 +155,8 @@ static void test_all_disabled(void **state)
 			 -EINVAL);
 	assert_true(fixture_has_error(errors, "spec.placement.preferredRegion", "region eu-west-1 is disabled"));
 	assert_true(fixture_has_error(errors, "spec.placement.allowedRegions",
-				      "no enabled region in residency zone eu among eu-west-1, eu-central-1"));
+				      "no region in residency zone eu can take the tenant: eu-west-1 is disabled, "
+				      "eu-central-1 is disabled"));
 	json_decref(errors);
 
 	/* eu-north-1 still works for a tenant that did not restrict itself */
@@ -162,7 +164,8 @@ static void test_all_disabled(void **state)
 	fixture_conf_region(conf, "eu-north-1")->enabled = false;
 	assert_int_equal(resolve(conf, TENANT("{\"plan\":\"business\"}"), &errors), -EINVAL);
 	assert_true(fixture_has_error(errors, "spec.placement.residency",
-				      "no enabled region in residency zone eu among eu-west-1, eu-central-1, eu-north-1"));
+				      "no region in residency zone eu can take the tenant: eu-west-1 is disabled, "
+				      "eu-central-1 is disabled, eu-north-1 is disabled"));
 	json_decref(errors);
 }
 
@@ -199,8 +202,48 @@ static void test_standby(void **state)
 				 &errors),
 			 -EINVAL);
 	assert_true(fixture_has_error(errors, "spec.placement.allowedRegions",
-				      "(standby region eu-central-1 cannot also be the primary)"));
+				      "eu-west-1 is disabled, eu-central-1 is the standby region"));
 	json_decref(errors);
+}
+
+/* Region capacity counts the tenants placed (region_usage) and reservations. */
+static void test_capacity(void **state)
+{
+	struct tnd_conf *conf = *state;
+	struct tnd_region_conf *west = fixture_conf_region(conf, "eu-west-1");
+	json_t *errors = NULL;
+
+	region_usage_reset();
+	west->capacity = 2;
+	assert_region(conf, BUSINESS("\"preferredRegion\":\"eu-west-1\""), "eu-west-1");
+	/* one tenant placed, one create between its reservation and its commit */
+	region_usage_add("eu-west-1", 1);
+	assert_true(region_usage_reserve(west));
+	assert_false(region_usage_reserve(west)); /* full: a second racer loses */
+	assert_int_equal(region_usage_count("eu-west-1"), 2);
+	/* full: the preferred region is passed over for the next in the zone */
+	assert_region(conf, BUSINESS("\"preferredRegion\":\"eu-west-1\""), "eu-central-1");
+	assert_int_equal(resolve(conf, BUSINESS("\"allowedRegions\":[\"eu-west-1\"]"), &errors), -EINVAL);
+	assert_true(fixture_has_error(errors, "spec.placement.allowedRegions",
+				      "no region in residency zone eu can take the tenant: eu-west-1 is at capacity"));
+	json_decref(errors);
+
+	/* the reservation's commit failed: the slot is free again */
+	region_usage_settle("eu-west-1", false);
+	assert_int_equal(region_usage_count("eu-west-1"), 1);
+	assert_region(conf, BUSINESS("\"allowedRegions\":[\"eu-west-1\"]"), "eu-west-1");
+	/* committed, then deleted */
+	assert_true(region_usage_reserve(west));
+	region_usage_settle("eu-west-1", true);
+	assert_int_equal(region_usage_count("eu-west-1"), 2);
+	region_usage_add("eu-west-1", -1);
+	assert_int_equal(region_usage_count("eu-west-1"), 1);
+	/* capacity 0 is unlimited */
+	west->capacity = 0;
+	for (int i = 0; i < 100; i++)
+		assert_true(region_usage_reserve(west));
+	region_usage_reset();
+	assert_int_equal(region_usage_count("eu-west-1"), 0);
 }
 
 static void test_not_normalized(void **state)
@@ -228,6 +271,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_residency_filter, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_all_disabled, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_standby, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_capacity, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_not_normalized, setup, teardown),
 	};
 
