@@ -47,6 +47,9 @@ enum tnd_json_type {
 	TND_JSON_NULL,
 };
 
+struct tnd_audit_record;
+struct tnd_audit_seal;
+
 struct tnd_host {
 	uint32_t size;          /**< sizeof(struct tnd_host) as the core built it */
 	uint16_t abi_major;
@@ -128,6 +131,19 @@ struct tnd_host {
 
 	/** The core's private data; plugins never touch it. */
 	void *core_private;
+
+	/* --- ABI 1.2: audit --------------------------------------------------- */
+
+	/**
+	 * Seal audit record @rec as number @seq after the record whose hash is
+	 * @prev_hash (64 hex digits; 64 zeros before the first): compute its
+	 * hash over the canonical form (docs/audit.md), sign it, and sign the
+	 * new chain head.  Storage drivers call it inside the transaction that
+	 * writes @rec, in commit order.  0, or a negative errno (no signing
+	 * key, signing failed) that must fail the commit.
+	 */
+	int (*audit_seal)(const struct tnd_host *host, const struct tnd_audit_record *rec, int64_t seq,
+			  const char *prev_hash, struct tnd_audit_seal *ret_seal, struct tnd_error *err);
 };
 
 #ifdef __cplusplus

@@ -180,6 +180,15 @@ int store_reconcile_prepare(const struct tnd_write *write, struct tnd_error *err
 int store_reconcile_apply(struct store_conn *writer, const struct store_prepared_write *write,
 			  struct tnd_error *err);
 
+/* --- audit records (sqlite_write_audit.c) ------------------------------------------ */
+
+/** Validate a TND_WRITE_AUDIT write (and that the host can seal records). */
+int store_audit_prepare(const struct tnd_host *host, const struct tnd_write *write, struct tnd_error *err);
+/** Number, seal and insert one audit record and move the chain head, on
+ *  the writer inside the current transaction: so in commit order. */
+int store_audit_apply(const struct tnd_host *host, struct store_conn *writer, const struct tnd_audit_record *rec,
+		      struct tnd_error *err);
+
 /* --- group commit (sqlite_commit.c) ---------------------------------------------- */
 
 struct store_commit_request;
@@ -262,5 +271,7 @@ tnd_storage_ping_fn store_ping;
 tnd_storage_workflow_get_fn store_workflow_get;
 tnd_storage_workflow_list_fn store_workflow_list;
 tnd_storage_credential_get_fn store_credential_get;
+tnd_storage_audit_list_fn store_audit_list;
+tnd_storage_audit_head_get_fn store_audit_head_get;
 
 #endif /* TND_SQLITE_INTERNAL_H */
