@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit.h"
 #include "host.h"
 #include "log.h"
 #include "metrics.h"
@@ -407,6 +408,13 @@ static void host_metric_observe(const struct tnd_host *host, const char *name, c
 	metrics_observe(full, "Histogram reported by a plugin.", labels, value);
 }
 
+static int host_audit_seal(const struct tnd_host *host, const struct tnd_audit_record *rec, int64_t seq,
+			   const char *prev_hash, struct tnd_audit_seal *ret_seal, struct tnd_error *err)
+{
+	(void)host;
+	return audit_seal(rec, seq, prev_hash, ret_seal, err);
+}
+
 struct tnd_host *host_new(const char *plugin_name, const char *state_dir)
 {
 	struct tnd_host *host = tnd_xcalloc(1, sizeof(*host));
@@ -441,6 +449,7 @@ struct tnd_host *host_new(const char *plugin_name, const char *state_dir)
 	host->metric_counter_add = host_metric_counter_add;
 	host->metric_observe = host_metric_observe;
 	host->core_private = priv;
+	host->audit_seal = host_audit_seal;
 	return host;
 }
 

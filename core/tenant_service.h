@@ -28,6 +28,8 @@ struct request_ctx {
 	const char *idempotency_key;    /* scoped key ("<actor>\n<key>"), or NULL */
 	const char *request_hash;       /* hex SHA-256 of method, path and body */
 	int64_t idempotency_ttl_ms;
+	const char *action;             /* audit: "tenant.apply", "tenant.suspend", ... (NULL: derived) */
+	const char *target;             /* audit: the request path, or NULL */
 };
 
 enum tenant_action {

@@ -1,0 +1,84 @@
+/*
+ * audit.h — the signed, hash-chained audit trail (DESIGN §8, docs/audit.md).
+ *
+ * Every mutation adds its audit record to its own registry transaction
+ * (registry_txn_add_audit); the storage driver numbers and chains records
+ * in commit order and asks the core to seal each one (audit_seal, reached
+ * through host->audit_seal), so concurrent writers and group commit can
+ * neither fork the chain nor leave a gap: a record rolled back with its
+ * transaction never had a number.
+ *
+ * Requests that change nothing (rejected, denied, failed) are recorded in a
+ * transaction of their own with audit_record_event(); other parts of the
+ * core that turn a request down (policy, quotas, rate limits) call
+ * audit_record_denial().
+ */
+#ifndef TND_AUDIT_H
+#define TND_AUDIT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <tenancyd/storage.h>
+
+struct registry;
+struct tnd_conf;
+struct audit_keyring;
+
+#define AUDIT_OUTCOME_SUCCEEDED "succeeded"
+#define AUDIT_OUTCOME_REJECTED "rejected" /* a 4xx: invalid, conflicting, not found */
+#define AUDIT_OUTCOME_DENIED "denied"     /* forbidden: role, policy, quota, rate limit */
+#define AUDIT_OUTCOME_FAILED "failed"     /* the server could not do it (5xx, a failed step) */
+
+/** What one audit record says.  Strings are borrowed; NULL means absent. */
+struct audit_event {
+	int64_t time_ms;               /* 0: now */
+	const char *tenant_id;
+	const char *actor;
+	const char *action;
+	const char *target;
+	const char *previous_state;
+	const char *new_state;
+	const char *outcome;
+	const char *reason;
+	const char *request_id;
+	const char *correlation_id;
+};
+
+/**
+ * Load the signing key (generating the default one if allowed and missing)
+ * and the verification keyring; enable auditing when @reg's driver has the
+ * audit ops.  Without them the daemon runs without a trail and says so.
+ */
+int audit_start(const struct tnd_conf *conf, struct registry *reg, struct tnd_error *err);
+void audit_stop(void);
+/** True once audit_start() succeeded with an audit-capable driver. */
+bool audit_enabled(void);
+
+/** host->audit_seal: hash and sign @rec as record @seq after @prev_hash. */
+int audit_seal(const struct tnd_audit_record *rec, int64_t seq, const char *prev_hash, struct tnd_audit_seal *ret_seal,
+	       struct tnd_error *err);
+
+/** The keys verification accepts (the signing key and audit.verify_keys). */
+const struct audit_keyring *audit_keyring_get0(void);
+/** The signing key's id and public PEM, or NULL when auditing is off. */
+const char *audit_key_id(void);
+const char *audit_public_key_pem(void);
+
+/** Record @ev in a transaction of its own.  0, or a negative errno (the
+ *  caller answers 503: an unauditable request must not look accepted). */
+int audit_record_event(struct registry *reg, const struct audit_event *ev, struct tnd_error *err);
+
+/**
+ * For the policy gate, quotas and rate limits: record that @actor was denied
+ * @action on @target (tenant @tenant_id may be NULL) because of @reason, in
+ * a transaction of its own, with outcome "denied".  A no-op returning 0
+ * when auditing is off.
+ */
+int audit_record_denial(struct registry *reg, const char *tenant_id, const char *actor, const char *action,
+			const char *target, const char *reason, const char *request_id, struct tnd_error *err);
+
+/** For tests: make every seal fail with -EIO (true) or work again (false). */
+void audit_test_fail_seal(bool fail);
+
+#endif /* TND_AUDIT_H */
