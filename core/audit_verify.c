@@ -160,6 +160,23 @@ static int verify_head_visit(const struct tnd_audit_head *head, void *userdata)
 	return 1;
 }
 
+/* Feed the records after *@after_seq (up to @stop_after) page by page. */
+static int verify_pages(struct registry *reg, struct audit_verifier *v, struct tnd_audit_query *query,
+			int64_t stop_after, struct tnd_error *err)
+{
+	for (;;) {
+		struct verify_page page = { .v = v, .stop_after = stop_after };
+		int r = registry_audit_list(reg, query, verify_visit, &page, err);
+
+		if (r < 0)
+			return r;
+		if (page.n > 0)
+			query->after_seq = page.last_seq;
+		if (v->first_bad || page.stopped || page.n < VERIFY_PAGE)
+			return 0;
+	}
+}
+
 int audit_verify_registry(struct registry *reg, const struct audit_keyring *ring, int64_t from, json_t **ret_report,
 			  struct tnd_error *err)
 {
@@ -170,21 +187,25 @@ int audit_verify_registry(struct registry *reg, const struct audit_keyring *ring
 	int r;
 
 	audit_verifier_init(&v, ring, from);
-	/* the head first: records committed while we read are then beyond it,
-	 * and are not mistaken for records appended behind its back */
-	r = registry_audit_head(reg, verify_head_visit, &head, err);
-	if (r < 0 && r != -ENOENT)
-		return r;
 	/* from > 1: the first record's prevHash is taken on trust */
 	query.after_seq = v.from - 1;
-	for (;;) {
-		struct verify_page page = { .v = &v, .stop_after = head.found ? head.head.seq : INT64_MAX };
-		r = registry_audit_list(reg, &query, verify_visit, &page, err);
+	/*
+	 * Every record first, then the head: the head moves in the transaction
+	 * of each record, so a record beyond the head read afterwards was not
+	 * written by us.  Records committed between the last page and the head
+	 * are then read up to the head, so they are not taken for a cut-off
+	 * end either.
+	 */
+	r = verify_pages(reg, &v, &query, INT64_MAX, err);
+	if (r < 0)
+		goto out;
+	r = registry_audit_head(reg, verify_head_visit, &head, err);
+	if (r < 0 && r != -ENOENT)
+		goto out;
+	if (!v.first_bad && head.found && head.head.seq >= v.expect_seq) {
+		r = verify_pages(reg, &v, &query, head.head.seq, err);
 		if (r < 0)
 			goto out;
-		if (v.first_bad || page.stopped || page.n < VERIFY_PAGE)
-			break;
-		query.after_seq = page.last_seq;
 	}
 	audit_verifier_finish(&v, head.found ? &head.head : NULL);
 	report = json_object();
