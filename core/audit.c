@@ -30,33 +30,37 @@ static struct audit_keyring *audit_ring;
 static atomic_bool audit_on;
 static atomic_bool audit_fail_seal;
 
-static int audit_load_keys(const struct tnd_conf *conf, struct tnd_error *err)
+int audit_keys_load(const char *signing_key_file, bool generate, char *const *verify_keys, size_t n_verify_keys,
+		    struct tnd_error *err)
 {
 	struct stat st;
 	int r;
 
-	if (conf->audit.signing_key_generate && lstat(conf->audit.signing_key_file, &st) < 0 && errno == ENOENT) {
-		r = audit_key_generate(conf->audit.signing_key_file, err);
+	if (generate && lstat(signing_key_file, &st) < 0 && errno == ENOENT) {
+		r = audit_key_generate(signing_key_file, err);
 		if (r < 0)
 			return r;
-		log_notice("generated the audit signing key %s", conf->audit.signing_key_file);
+		log_notice("generated the audit signing key %s", signing_key_file);
 	}
-	r = audit_signer_load(conf->audit.signing_key_file, &audit_signer, err);
+	r = audit_signer_load(signing_key_file, &audit_signer, err);
 	if (r < 0)
 		return r;
 	audit_ring = audit_keyring_new();
 	audit_keyring_add_signer(audit_ring, audit_signer);
-	for (size_t i = 0; i < conf->audit.n_verify_keys; i++) {
-		r = audit_keyring_add_file(audit_ring, conf->audit.verify_keys[i], err);
-		if (r < 0)
+	for (size_t i = 0; i < n_verify_keys; i++) {
+		r = audit_keyring_add_file(audit_ring, verify_keys[i], err);
+		if (r < 0) {
+			audit_stop();
 			return r;
+		}
 	}
 	return 0;
 }
 
 int audit_start(const struct tnd_conf *conf, struct registry *reg, struct tnd_error *err)
 {
-	int r = audit_load_keys(conf, err);
+	int r = audit_keys_load(conf->audit.signing_key_file, conf->audit.signing_key_generate, conf->audit.verify_keys,
+				conf->audit.n_verify_keys, err);
 
 	if (r < 0) {
 		audit_stop();

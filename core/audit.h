@@ -17,6 +17,7 @@
 #define TND_AUDIT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <tenancyd/storage.h>
@@ -52,6 +53,10 @@ struct audit_event {
  */
 int audit_start(const struct tnd_conf *conf, struct registry *reg, struct tnd_error *err);
 void audit_stop(void);
+/** The key loading of audit_start() alone (benchmarks, driver tests): seal
+ *  works afterwards, records are not added to transactions. */
+int audit_keys_load(const char *signing_key_file, bool generate, char *const *verify_keys, size_t n_verify_keys,
+		    struct tnd_error *err);
 /** True once audit_start() succeeded with an audit-capable driver. */
 bool audit_enabled(void);
 
