@@ -9,9 +9,13 @@
  * transaction never had a number.
  *
  * Requests that change nothing (rejected, denied, failed) are recorded in a
- * transaction of their own with audit_record_event(); other parts of the
- * core that turn a request down (policy, quotas, rate limits) call
- * audit_record_denial().
+ * transaction of their own with audit_record_event().  On a mutating API
+ * route that happens by itself: api_send_problem() audits every problem
+ * sent after authentication (403 and 429 as "denied", other 4xx as
+ * "rejected", 5xx as "failed"), so a policy gate, quota or rate limit that
+ * answers through it needs nothing more.  Where no such response carries
+ * the refusal (a workflow step refused by policy, a limit hit before the
+ * route is known), call audit_record_denial().
  */
 #ifndef TND_AUDIT_H
 #define TND_AUDIT_H

@@ -281,6 +281,13 @@ static void test_chain_intact(void **state)
 		assert_true(audit_verifier_feed(&v, &c.e[i].rec));
 	assert_true(audit_verifier_finish(&v, &c.head));
 	assert_int_equal(v.checked, 3);
+	/* from beyond the end: only the head is checked */
+	audit_verifier_init(&v, ring, CHAIN_N + 5);
+	assert_true(audit_verifier_finish(&v, &c.head));
+	/* from within the end, nothing found: the records from there are gone */
+	audit_verifier_init(&v, ring, CHAIN_N);
+	assert_false(audit_verifier_finish(&v, &c.head));
+	assert_int_equal(v.first_bad, CHAIN_N);
 	/* an empty trail without a head is fine */
 	audit_verifier_init(&v, ring, 1);
 	assert_true(audit_verifier_finish(&v, NULL));
