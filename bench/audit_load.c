@@ -4,8 +4,8 @@
  *
  *   ed25519_signs_per_s <n>        raw EVP signatures of 32 bytes, one thread
  *   ed25519_verifies_per_s <n>     raw EVP verifications, one thread
- *   audit_seals_per_s <n>          canonical form + SHA-256 + 2 signatures
- *                                  (record and chain head), one thread
+ *   audit_seals_per_s <n>          canonical form + SHA-256 + 1 signature
+ *                                  (the head is signed once per group), one thread
  *   audit_appends_per_s <n>        signed audit records committed durably
  *                                  through the sqlite plugin (group commit),
  *                                  --threads writers, each record alone

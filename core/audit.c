@@ -101,7 +101,7 @@ int audit_seal(const struct tnd_audit_record *rec, int64_t seq, const char *prev
 {
 	struct tnd_audit_seal seal;
 	unsigned char raw[32];
-	char *canonical, *head;
+	char *canonical;
 	int r;
 
 	if (audit_signer == NULL) {
@@ -124,12 +124,29 @@ int audit_seal(const struct tnd_audit_record *rec, int64_t seq, const char *prev
 	r = audit_sign(audit_signer, raw, sizeof(raw), seal.signature, err);
 	if (r < 0)
 		return r;
-	head = audit_head_message(seq, seal.hash);
-	r = audit_sign(audit_signer, head, strlen(head), seal.head_signature, err);
-	free(head);
+	*ret_seal = seal;
+	return 0;
+}
+
+int audit_sign_head(int64_t seq, const char *hash, char ret_signature[89], struct tnd_error *err)
+{
+	char signature[AUDIT_SIG_B64_LEN + 1], *message;
+	int r;
+
+	if (audit_signer == NULL) {
+		tnd_error_set(err, "audit: no signing key loaded");
+		return -ENOKEY;
+	}
+	if (atomic_load(&audit_fail_seal)) {
+		tnd_error_set(err, "audit: sealing disabled by a test");
+		return -EIO;
+	}
+	message = audit_head_message(seq, hash);
+	r = audit_sign(audit_signer, message, strlen(message), signature, err);
+	free(message);
 	if (r < 0)
 		return r;
-	*ret_seal = seal;
+	memcpy(ret_signature, signature, sizeof(signature));
 	return 0;
 }
 

@@ -67,6 +67,8 @@ bool audit_enabled(void);
 /** host->audit_seal: hash and sign @rec as record @seq after @prev_hash. */
 int audit_seal(const struct tnd_audit_record *rec, int64_t seq, const char *prev_hash, struct tnd_audit_seal *ret_seal,
 	       struct tnd_error *err);
+/** host->audit_sign_head: sign the chain head message of record @seq, @hash. */
+int audit_sign_head(int64_t seq, const char *hash, char ret_signature[89], struct tnd_error *err);
 
 /** The keys verification accepts (the signing key and audit.verify_keys). */
 const struct audit_keyring *audit_keyring_get0(void);

@@ -415,6 +415,13 @@ static int host_audit_seal(const struct tnd_host *host, const struct tnd_audit_r
 	return audit_seal(rec, seq, prev_hash, ret_seal, err);
 }
 
+static int host_audit_sign_head(const struct tnd_host *host, int64_t seq, const char *hash, char ret_signature[89],
+				struct tnd_error *err)
+{
+	(void)host;
+	return audit_sign_head(seq, hash, ret_signature, err);
+}
+
 struct tnd_host *host_new(const char *plugin_name, const char *state_dir)
 {
 	struct tnd_host *host = tnd_xcalloc(1, sizeof(*host));
@@ -450,6 +457,7 @@ struct tnd_host *host_new(const char *plugin_name, const char *state_dir)
 	host->metric_observe = host_metric_observe;
 	host->core_private = priv;
 	host->audit_seal = host_audit_seal;
+	host->audit_sign_head = host_audit_sign_head;
 	return host;
 }
 

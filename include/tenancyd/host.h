@@ -137,13 +137,20 @@ struct tnd_host {
 	/**
 	 * Seal audit record @rec as number @seq after the record whose hash is
 	 * @prev_hash (64 hex digits; 64 zeros before the first): compute its
-	 * hash over the canonical form (docs/audit.md), sign it, and sign the
-	 * new chain head.  Storage drivers call it inside the transaction that
-	 * writes @rec, in commit order.  0, or a negative errno (no signing
-	 * key, signing failed) that must fail the commit.
+	 * hash over the canonical form (docs/audit.md) and sign it.  Storage
+	 * drivers call it inside the transaction that writes @rec, in commit
+	 * order.  0, or a negative errno (no signing key, signing failed) that
+	 * must fail the commit.
 	 */
 	int (*audit_seal)(const struct tnd_host *host, const struct tnd_audit_record *rec, int64_t seq,
 			  const char *prev_hash, struct tnd_audit_seal *ret_seal, struct tnd_error *err);
+	/**
+	 * Sign the chain head (record @seq with hash @hash) into @ret_signature
+	 * (base64, NUL-terminated).  Drivers call it once before committing a
+	 * transaction that appended audit records.  0 or a negative errno.
+	 */
+	int (*audit_sign_head)(const struct tnd_host *host, int64_t seq, const char *hash, char ret_signature[89],
+			       struct tnd_error *err);
 };
 
 #ifdef __cplusplus

@@ -11,6 +11,12 @@
  * its record and head move, so the next record takes its number and no gap
  * appears.  Sealing is deterministic (Ed25519), so a replayed group seals
  * the same records the same way.
+ *
+ * The head is signed once per physical transaction, just before COMMIT
+ * (store_audit_sign_head, called by the group leader): only the last head
+ * of a transaction is ever visible, so signing every intermediate one
+ * would double the signing work of the serialized path for nothing.  An
+ * unsigned head ('' signature) therefore never becomes durable.
  */
 #include "autoconfig.h"
 
@@ -26,9 +32,11 @@ static const char audit_sql_insert[] =
 	" reason, request_id, correlation_id, key_id, prev_hash, hash, signature)"
 	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)";
 static const char audit_sql_head_put[] =
-	"INSERT INTO audit_head (id, seq, hash, key_id, signature) VALUES (1, ?1, ?2, ?3, ?4)"
+	"INSERT INTO audit_head (id, seq, hash, key_id, signature) VALUES (1, ?1, ?2, ?3, '')"
 	" ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, key_id = excluded.key_id,"
-	" signature = excluded.signature";
+	" signature = ''";
+static const char audit_sql_head_unsigned[] = "SELECT seq, hash FROM audit_head WHERE id = 1 AND signature = ''";
+static const char audit_sql_head_sign[] = "UPDATE audit_head SET signature = ?1 WHERE id = 1";
 
 #define AUDIT_ZERO_HASH "0000000000000000000000000000000000000000000000000000000000000000"
 
@@ -36,7 +44,8 @@ int store_audit_prepare(const struct tnd_host *host, const struct tnd_write *wri
 {
 	const struct tnd_audit_record *rec = write->record;
 
-	if (!TND_HAS_FIELD(host, struct tnd_host, audit_seal) || host->audit_seal == NULL) {
+	if (!TND_HAS_FIELD(host, struct tnd_host, audit_sign_head) || host->audit_seal == NULL ||
+	    host->audit_sign_head == NULL) {
 		tnd_error_set(err, "the host cannot seal audit records (core older than ABI 1.2)");
 		return -ENOTSUP;
 	}
@@ -141,7 +150,40 @@ int store_audit_apply(const struct tnd_host *host, struct store_conn *writer, co
 	sqlite3_bind_int64(stmt, 1, seq);
 	store_bind_text(stmt, 2, seal.hash);
 	store_bind_text(stmt, 3, seal.key_id);
-	store_bind_text(stmt, 4, seal.head_signature);
 	r = store_step_done(writer, stmt, "move the audit chain head", err);
+	if (r == 0)
+		writer->audit_head_pending = true;
 	return r == -EEXIST || r == -ESTALE ? -EBADMSG : r;
+}
+
+int store_audit_sign_head(const struct tnd_host *host, struct store_conn *writer, struct tnd_error *err)
+{
+	char hash[65], signature[89];
+	sqlite3_stmt *stmt;
+	int64_t seq;
+	int rc, r;
+
+	if (!writer->audit_head_pending)
+		return 0;
+	writer->audit_head_pending = false;
+	/* the commits that moved it may all have been rolled back since */
+	r = store_conn_prepare_static(writer, audit_sql_head_unsigned, &stmt, err);
+	if (r < 0)
+		return r;
+	rc = sqlite3_step(stmt);
+	if (rc != SQLITE_ROW) {
+		store_stmt_done(stmt);
+		return rc == SQLITE_DONE ? 0 : store_fail(err, writer->db, rc, "read the audit chain head");
+	}
+	seq = sqlite3_column_int64(stmt, 0);
+	snprintf(hash, sizeof(hash), "%s", (const char *)sqlite3_column_text(stmt, 1));
+	store_stmt_done(stmt);
+	r = host->audit_sign_head(host, seq, hash, signature, err);
+	if (r < 0)
+		return r;
+	r = store_conn_prepare_static(writer, audit_sql_head_sign, &stmt, err);
+	if (r < 0)
+		return r;
+	store_bind_text(stmt, 1, signature);
+	return store_step_done(writer, stmt, "sign the audit chain head", err);
 }
