@@ -91,6 +91,10 @@ int cli_cmd_credentials(struct cli_ctx *ctx, const char *id);
 struct cli_audit_options {
 	const char *tenant, *actor, *action, *outcome, *after, *until;
 	const char *from;              /* verify: first seq */
+	const char *export_file;       /* verify offline: a JSON Lines export ("-": stdin) ... */
+	const char *keys[8];           /* ... checked with these public key files (PEM) ... */
+	size_t n_keys;
+	const char *anchor;            /* ... reaching "SEQ:HASH" if set */
 	unsigned limit;                /* page size; 0: the server's default */
 	bool all;                      /* list: every page */
 };

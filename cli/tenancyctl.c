@@ -135,12 +135,16 @@ static const struct ctl_command_def {
 	  "Print the tenant's data-plane login (username and password; admin only).\n"
 	  "The password is a secret: a warning saying so goes to standard error.\n" },
 	{ "audit", CMD_AUDIT, OPT_AUDIT | OPT_TENANT | OPT_PAGE, ID_SUBCOMMAND,
-	  "audit verify [--from SEQ] | list|export [--tenant T] [--actor A] [--action X] [--outcome O] "
+	  "audit verify [--from SEQ | --export FILE --key PEM [--anchor SEQ:HASH]] | list|export [--tenant T] [--actor A] [--action X] [--outcome O] "
 	  "[--after TIME] [--until TIME] [--limit N] [--all] | public-key",
 	  "The signed, hash-chained audit trail (auditor or admin; docs/audit.md).\n"
 	  "  verify           check every record's hash, chain link and signature and the\n"
 	  "                   signed chain head; prints OK or the first bad seq (exit 1)\n"
 	  "    --from SEQ     start at record SEQ (its prevHash is taken on trust)\n"
+	  "    --export FILE --key PEM [--key PEM]... [--anchor SEQ:HASH]\n"
+	  "                   offline, no server: check a JSON Lines export (- for stdin)\n"
+	  "                   with these public keys; --anchor: a seq and hash kept from an\n"
+	  "                   earlier verify or export that the export must still contain\n"
 	  "  list             SEQ TIME TENANT ACTION OUTCOME ACTOR STATES, oldest first\n"
 	  "  export           every matching record as JSON Lines on stdout (all pages)\n"
 	  "    --tenant T --actor A --action X --outcome O   exact filters\n"
@@ -259,7 +263,7 @@ static int ctl_parse(int argc, char **argv, struct ctl_args *args)
 	enum {
 		O_URL = 256, O_TOKEN, O_TOKEN_FILE, O_REQUEST_ID, O_IF_MATCH, O_IDEMPOTENCY_KEY, O_TIMEOUT,
 		O_VERSION, O_STATE, O_ISOLATION, O_REGION, O_PLAN, O_LABEL, O_LIMIT, O_ALL, O_TENANT, O_WAIT,
-		O_ACTOR, O_ACTION, O_OUTCOME, O_AFTER, O_UNTIL, O_FROM,
+		O_ACTOR, O_ACTION, O_OUTCOME, O_AFTER, O_UNTIL, O_FROM, O_EXPORT, O_KEY, O_ANCHOR,
 	};
 	static const struct option options[] = {
 		{ "url", required_argument, NULL, O_URL },
@@ -289,6 +293,9 @@ static int ctl_parse(int argc, char **argv, struct ctl_args *args)
 		{ "after", required_argument, NULL, O_AFTER },
 		{ "until", required_argument, NULL, O_UNTIL },
 		{ "from", required_argument, NULL, O_FROM },
+		{ "export", required_argument, NULL, O_EXPORT },
+		{ "key", required_argument, NULL, O_KEY },
+		{ "anchor", required_argument, NULL, O_ANCHOR },
 		{ NULL, 0, NULL, 0 },
 	};
 	long number;
@@ -377,6 +384,19 @@ static int ctl_parse(int argc, char **argv, struct ctl_args *args)
 			if (!ctl_parse_number(optarg, 1, LONG_MAX, &number))
 				return ctl_usage_error("--from takes a record seq (a positive integer)");
 			args->audit.from = optarg;
+			args->given |= OPT_AUDIT;
+			break;
+		case O_EXPORT: args->audit.export_file = optarg; args->given |= OPT_AUDIT; break;
+		case O_KEY:
+			if (args->audit.n_keys == TND_ARRAY_SIZE(args->audit.keys))
+				return ctl_usage_error("at most %zu --key options", TND_ARRAY_SIZE(args->audit.keys));
+			args->audit.keys[args->audit.n_keys++] = optarg;
+			args->given |= OPT_AUDIT;
+			break;
+		case O_ANCHOR:
+			if (strchr(optarg, ':') == NULL || strlen(strchr(optarg, ':') + 1) != 64)
+				return ctl_usage_error("--anchor takes SEQ:HASH (a record seq and its 64 hex digit hash)");
+			args->audit.anchor = optarg;
 			args->given |= OPT_AUDIT;
 			break;
 		default:
@@ -542,6 +562,18 @@ int main(int argc, char **argv)
 	if (r != 0)
 		return r;
 
+	/* offline verification of an export talks to no server */
+	if (def->command == CMD_AUDIT && args.audit.export_file) {
+		if (strcmp(args.positional[1], "verify") != 0 || args.audit.n_keys == 0)
+			return ctl_usage_error("--export goes with audit verify and needs --key PUBLIC-KEY-FILE");
+		ctx.output = args.output;
+		ctx.out = stdout;
+		ctx.err = stderr;
+		r = cli_cmd_audit(&ctx, "verify", &args.audit);
+		if (fflush(stdout) != 0 || ferror(stdout))
+			return EXIT_FAILURE;
+		return r == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	}
 	if (ctl_resolve(&args, &endpoint) < 0)
 		return EXIT_FAILURE;
 	if (args.verbose) {

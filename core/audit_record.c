@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/sha.h>
 
@@ -133,6 +134,51 @@ int audit_hash_decode(const char *hex, unsigned char ret_raw[32])
 static json_t *json_string_or_null(const char *s)
 {
 	return s ? json_string(s) : json_null();
+}
+
+static int from_json_string(const json_t *item, const char *key, const char **ret)
+{
+	const json_t *v = json_object_get(item, key);
+
+	if (json_is_null(v)) {
+		*ret = NULL;
+		return 0;
+	}
+	if (!json_is_string(v))
+		return -EINVAL;
+	*ret = json_string_value(v);
+	return 0;
+}
+
+int audit_record_from_json(const json_t *item, struct tnd_audit_record *ret)
+{
+	struct tnd_audit_record rec = { .size = sizeof(rec) };
+	const char *when = json_string_value(json_object_get(item, "time"));
+	const json_t *seq = json_object_get(item, "seq");
+	struct tm tm = { 0 };
+	char check[32];
+	const char *p;
+
+	if (!json_is_integer(seq) || when == NULL || (p = strptime(when, "%Y-%m-%dT%H:%M:%S", &tm)) == NULL ||
+	    strlen(p) != 5 || p[0] != '.' || p[4] != 'Z')
+		return -EINVAL;
+	rec.seq = json_integer_value(seq);
+	rec.time_ms = (int64_t)timegm(&tm) * 1000 + atoi(p + 1);
+	tnd_format_time(rec.time_ms, check);
+	if (strcmp(check, when) != 0)
+		return -EINVAL;
+	if (from_json_string(item, "tenantId", &rec.tenant_id) < 0 || from_json_string(item, "actor", &rec.actor) < 0 ||
+	    from_json_string(item, "action", &rec.action) < 0 || from_json_string(item, "target", &rec.target) < 0 ||
+	    from_json_string(item, "previousState", &rec.previous_state) < 0 ||
+	    from_json_string(item, "newState", &rec.new_state) < 0 ||
+	    from_json_string(item, "outcome", &rec.outcome) < 0 || from_json_string(item, "reason", &rec.reason) < 0 ||
+	    from_json_string(item, "requestId", &rec.request_id) < 0 ||
+	    from_json_string(item, "correlationId", &rec.correlation_id) < 0 ||
+	    from_json_string(item, "keyId", &rec.key_id) < 0 || from_json_string(item, "prevHash", &rec.prev_hash) < 0 ||
+	    from_json_string(item, "hash", &rec.hash) < 0 || from_json_string(item, "signature", &rec.signature) < 0)
+		return -EINVAL;
+	*ret = rec;
+	return 0;
 }
 
 json_t *audit_record_json(const struct tnd_audit_record *rec)

@@ -32,5 +32,9 @@ int audit_hash_decode(const char *hex, unsigned char ret_raw[32]);
 
 /** A stored record as the API and `tenancyctl audit export` show it (new reference). */
 json_t *audit_record_json(const struct tnd_audit_record *rec);
+/** The reverse, for offline verification of an export: strings borrowed
+ *  from @item.  -EINVAL if a member is missing or of the wrong type, or
+ *  `time` is not the exact form audit_record_json() writes. */
+int audit_record_from_json(const json_t *item, struct tnd_audit_record *ret);
 
 #endif /* TND_AUDIT_RECORD_H */

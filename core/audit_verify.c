@@ -82,9 +82,25 @@ bool audit_verifier_feed(struct audit_verifier *v, const struct tnd_audit_record
 				  rec->key_id ? rec->key_id : "(none)");
 	if (r < 0)
 		return verify_bad(v, rec->seq, "record %lld has an invalid signature", (long long)rec->seq);
+	if (v->anchor_seq == rec->seq) {
+		if (!tnd_streq(v->anchor_hash, hash))
+			return verify_bad(v, rec->seq, "record %lld is not the anchored one: its hash differs",
+					  (long long)rec->seq);
+		v->anchor_seen = true;
+	}
 	memcpy(v->prev_hash, hash, 65);
 	v->expect_seq++;
 	v->checked++;
+	return true;
+}
+
+bool audit_verifier_finish_offline(struct audit_verifier *v)
+{
+	if (v->first_bad)
+		return false;
+	if (v->anchor_seq >= v->from && !v->anchor_seen)
+		return verify_bad(v, v->expect_seq, "the trail ends at record %lld, before the anchored record %lld: "
+				  "truncated", (long long)v->expect_seq - 1, (long long)v->anchor_seq);
 	return true;
 }
 

@@ -26,6 +26,9 @@ struct audit_verifier {
 	int64_t checked;
 	int64_t first_bad;       /* 0 while all is well */
 	char reason[256];
+	int64_t anchor_seq;      /* offline: a record known from elsewhere (0: none) ... */
+	char anchor_hash[65];    /* ... and its hash */
+	bool anchor_seen;
 };
 
 void audit_verifier_init(struct audit_verifier *v, const struct audit_keyring *ring, int64_t from);
@@ -33,6 +36,12 @@ void audit_verifier_init(struct audit_verifier *v, const struct audit_keyring *r
 bool audit_verifier_feed(struct audit_verifier *v, const struct tnd_audit_record *rec);
 /** Check the chain head after the last record (@head NULL: none stored). */
 bool audit_verifier_finish(struct audit_verifier *v, const struct tnd_audit_head *head);
+/**
+ * Offline (an export has no head): the records fed so far must reach
+ * v->anchor_seq, if set, with v->anchor_hash — a seq and hash kept from an
+ * earlier verify or export, which is what shows a trail cut back behind it.
+ */
+bool audit_verifier_finish_offline(struct audit_verifier *v);
 
 /**
  * Verify the trail in @reg from seq @from (1 or less: from the start).

@@ -131,6 +131,26 @@ sqlite3 "$TND_STATE/registry.db" "SELECT signature FROM audit_log WHERE seq = 1"
 openssl pkeyutl -verify -pubin -inkey "$TND_TMP/audit.pub" -rawin -in "$TND_TMP/hash.bin" -sigfile "$TND_TMP/sig.bin" \
 	>/dev/null || tnd_fail "openssl does not verify record 1's signature"
 
+tnd_step "offline verification of an export, with the public key alone"
+ctl_as "$auditor_token_file" audit export
+printf '%s\n' "$TND_OUT" >"$TND_TMP/export.jsonl"
+ctl_as "$auditor_token_file" -o json audit verify
+anchor="$(printf '%s' "$TND_OUT" | tnd_json /head/seq):$(printf '%s' "$TND_OUT" | tnd_json /head/hash)"
+# no server needed: a URL nothing listens on
+TENANCYD_URL=http://127.0.0.1:1 tnd_run "$top_builddir/tenancyctl" audit verify --export "$TND_TMP/export.jsonl" \
+	--key "$TND_TMP/audit.pub" --anchor "$anchor"
+tnd_assert_rc 0 "offline verify of the export"
+tnd_assert_contains "$TND_OUT" "audit export OK" "offline verify output"
+sed -e '3s/"actor":"[^"]*"/"actor":"mallory"/' "$TND_TMP/export.jsonl" >"$TND_TMP/edited.jsonl"
+tnd_run "$top_builddir/tenancyctl" audit verify --export "$TND_TMP/edited.jsonl" --key "$TND_TMP/audit.pub"
+tnd_assert_rc 1 "offline verify of an edited export"
+tnd_assert_contains "$TND_OUT" "BROKEN at seq 3:" "the edited record"
+head -n -2 "$TND_TMP/export.jsonl" >"$TND_TMP/cut.jsonl"
+tnd_run "$top_builddir/tenancyctl" audit verify --export "$TND_TMP/cut.jsonl" --key "$TND_TMP/audit.pub" \
+	--anchor "$anchor"
+tnd_assert_rc 1 "offline verify of a cut export against the anchor"
+tnd_assert_contains "$TND_OUT" "truncated" "the cut export"
+
 tnd_step "an audit write that fails rolls the change back (503) and leaves no gap"
 tnd_curl GET /v1/tenants/drafty
 version=$(printf '%s' "$TND_BODY" | tnd_json /metadata/version)

@@ -420,6 +420,47 @@ static void test_chain_rotation(void **state)
 	audit_keyring_free(both);
 }
 
+static void test_record_json_round_trip(void **state)
+{
+	struct chain c;
+	struct tnd_audit_record back;
+	struct audit_verifier v;
+	json_t *item;
+
+	(void)state;
+	chain_build(&c);
+	audit_verifier_init(&v, ring, 1);
+	v.anchor_seq = CHAIN_N;
+	snprintf(v.anchor_hash, sizeof(v.anchor_hash), "%s", c.e[CHAIN_N - 1].hash);
+	for (int i = 0; i < CHAIN_N; i++) {
+		item = audit_record_json(&c.e[i].rec);
+		assert_int_equal(audit_record_from_json(item, &back), 0);
+		assert_true(audit_verifier_feed(&v, &back));
+		json_decref(item);
+	}
+	assert_true(audit_verifier_finish_offline(&v));
+	/* an export cut before the anchor */
+	audit_verifier_init(&v, ring, 1);
+	v.anchor_seq = CHAIN_N;
+	snprintf(v.anchor_hash, sizeof(v.anchor_hash), "%s", c.e[CHAIN_N - 1].hash);
+	for (int i = 0; i < CHAIN_N - 2; i++)
+		assert_true(audit_verifier_feed(&v, &c.e[i].rec));
+	assert_false(audit_verifier_finish_offline(&v));
+	assert_int_equal(v.first_bad, CHAIN_N - 1);
+	/* an anchor whose hash differs */
+	audit_verifier_init(&v, ring, 1);
+	v.anchor_seq = 2;
+	snprintf(v.anchor_hash, sizeof(v.anchor_hash), "%s", c.e[0].hash);
+	assert_true(audit_verifier_feed(&v, &c.e[0].rec));
+	assert_false(audit_verifier_feed(&v, &c.e[1].rec));
+	assert_int_equal(v.first_bad, 2);
+	/* a time not in the exact form is refused */
+	item = audit_record_json(&c.e[0].rec);
+	json_object_set_new(item, "time", json_string("2023-11-14T22:13:20Z"));
+	assert_int_equal(audit_record_from_json(item, &back), -EINVAL);
+	json_decref(item);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -435,6 +476,7 @@ int main(void)
 		cmocka_unit_test(test_chain_truncate),
 		cmocka_unit_test(test_chain_resigned),
 		cmocka_unit_test(test_chain_rotation),
+		cmocka_unit_test(test_record_json_round_trip),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
