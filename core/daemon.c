@@ -384,7 +384,7 @@ int daemon_run(const struct daemon_options *opts)
 	reg = registry_new(storage, DAEMON_DOCUMENT_CACHE);
 	conf_current_replace(conf_ref(conf));
 	if (audit_start(conf, reg, &err) < 0) {
-		log_error("audit.signing_key_file: %s", err.message);
+		log_error("audit keys: %s", err.message);
 		goto out;
 	}
 	if (daemon_start_reconcile(conf, opts->config_path, reg, &orch, &ctl) < 0)
