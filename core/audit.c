@@ -14,10 +14,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "audit.h"
 #include "audit_key.h"
 #include "audit_record.h"
+#include "audit_signpool.h"
 #include "conf.h"
 #include "log.h"
 #include "registry.h"
@@ -27,6 +29,7 @@
 
 static struct audit_signer *audit_signer;
 static struct audit_keyring *audit_ring;
+static struct audit_signpool *audit_pool;
 static atomic_bool audit_on;
 static atomic_bool audit_fail_seal;
 
@@ -34,6 +37,7 @@ int audit_keys_load(const char *signing_key_file, bool generate, char *const *ve
 		    struct tnd_error *err)
 {
 	struct stat st;
+	long n_cpus;
 	int r;
 
 	if (generate && lstat(signing_key_file, &st) < 0 && errno == ENOENT) {
@@ -45,6 +49,9 @@ int audit_keys_load(const char *signing_key_file, bool generate, char *const *ve
 	r = audit_signer_load(signing_key_file, &audit_signer, err);
 	if (r < 0)
 		return r;
+	/* helpers on the other cores; the committing thread is one signer too */
+	n_cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	audit_pool = audit_signpool_new(audit_signer, n_cpus > 1 ? (size_t)(n_cpus < 8 ? n_cpus - 1 : 7) : 0);
 	audit_ring = audit_keyring_new();
 	audit_keyring_add_signer(audit_ring, audit_signer);
 	for (size_t i = 0; i < n_verify_keys; i++) {
@@ -80,6 +87,8 @@ int audit_start(const struct tnd_conf *conf, struct registry *reg, struct tnd_er
 void audit_stop(void)
 {
 	atomic_store(&audit_on, false);
+	audit_signpool_free(audit_pool);
+	audit_pool = NULL;
 	audit_signer_free(audit_signer);
 	audit_signer = NULL;
 	audit_keyring_free(audit_ring);
@@ -96,13 +105,12 @@ void audit_test_fail_seal(bool fail)
 	atomic_store(&audit_fail_seal, fail);
 }
 
-int audit_seal(const struct tnd_audit_record *rec, int64_t seq, const char *prev_hash, struct tnd_audit_seal *ret_seal,
-	       struct tnd_error *err)
+int audit_digest(const struct tnd_audit_record *rec, int64_t seq, const char *prev_hash,
+		 struct tnd_audit_digest *ret_digest, struct tnd_error *err)
 {
-	struct tnd_audit_seal seal;
+	struct tnd_audit_digest digest;
 	unsigned char raw[32];
 	char *canonical;
-	int r;
 
 	if (audit_signer == NULL) {
 		tnd_error_set(err, "audit: no signing key loaded");
@@ -116,16 +124,26 @@ int audit_seal(const struct tnd_audit_record *rec, int64_t seq, const char *prev
 		tnd_error_set(err, "audit: record %lld after an invalid chain head", (long long)seq);
 		return -EINVAL;
 	}
-	memset(&seal, 0, sizeof(seal));
-	tnd_strlcpy(seal.key_id, audit_signer_key_id(audit_signer), sizeof(seal.key_id));
-	canonical = audit_canonical(rec, seq, seal.key_id, prev_hash);
-	audit_hash(canonical, raw, seal.hash);
+	memset(&digest, 0, sizeof(digest));
+	tnd_strlcpy(digest.key_id, audit_signer_key_id(audit_signer), sizeof(digest.key_id));
+	canonical = audit_canonical(rec, seq, digest.key_id, prev_hash);
+	audit_hash(canonical, raw, digest.hash);
 	free(canonical);
-	r = audit_sign(audit_signer, raw, sizeof(raw), seal.signature, err);
-	if (r < 0)
-		return r;
-	*ret_seal = seal;
+	*ret_digest = digest;
 	return 0;
+}
+
+int audit_sign_records(size_t n, const char *const *hashes, char (*ret_signatures)[89], struct tnd_error *err)
+{
+	if (audit_pool == NULL) {
+		tnd_error_set(err, "audit: no signing key loaded");
+		return -ENOKEY;
+	}
+	if (atomic_load(&audit_fail_seal)) {
+		tnd_error_set(err, "audit: sealing disabled by a test");
+		return -EIO;
+	}
+	return audit_signpool_sign(audit_pool, n, hashes, ret_signatures, err);
 }
 
 int audit_sign_head(int64_t seq, const char *hash, char ret_signature[89], struct tnd_error *err)

@@ -3,8 +3,10 @@
  *
  * Every mutation adds its audit record to its own registry transaction
  * (registry_txn_add_audit); the storage driver numbers and chains records
- * in commit order and asks the core to seal each one (audit_seal, reached
- * through host->audit_seal), so concurrent writers and group commit can
+ * in commit order, asks the core for each one's hash (audit_digest, reached
+ * through host->audit_hash) and, before its transaction commits, for the
+ * signatures of all of them at once (audit_sign_records, on several
+ * threads) and of the chain head, so concurrent writers and group commit can
  * neither fork the chain nor leave a gap: a record rolled back with its
  * transaction never had a number.
  *
@@ -64,9 +66,11 @@ int audit_keys_load(const char *signing_key_file, bool generate, char *const *ve
 /** True once audit_start() succeeded with an audit-capable driver. */
 bool audit_enabled(void);
 
-/** host->audit_seal: hash and sign @rec as record @seq after @prev_hash. */
-int audit_seal(const struct tnd_audit_record *rec, int64_t seq, const char *prev_hash, struct tnd_audit_seal *ret_seal,
-	       struct tnd_error *err);
+/** host->audit_hash: the hash of @rec as record @seq after @prev_hash, and the key id. */
+int audit_digest(const struct tnd_audit_record *rec, int64_t seq, const char *prev_hash,
+		 struct tnd_audit_digest *ret_digest, struct tnd_error *err);
+/** host->audit_sign_records: sign @n record hashes, on the signing pool's threads too. */
+int audit_sign_records(size_t n, const char *const *hashes, char (*ret_signatures)[89], struct tnd_error *err);
 /** host->audit_sign_head: sign the chain head message of record @seq, @hash. */
 int audit_sign_head(int64_t seq, const char *hash, char ret_signature[89], struct tnd_error *err);
 

@@ -31,8 +31,8 @@
  *
  * Minors: 1.1 appended reconcile workflows and credentials to the storage
  * ops; 1.2 appends the audit trail (storage write kind TND_WRITE_AUDIT,
- * the audit_list and audit_head_get storage ops, host->audit_seal and
- * host->audit_sign_head).
+ * the audit_list and audit_head_get storage ops, host->audit_hash,
+ * host->audit_sign_records and host->audit_sign_head).
  * A 1.2 core loads 1.0 and 1.1 plugins (it checks sizes before using the
  * appended fields); a 1.1 core refuses a 1.2 plugin (rule 4).
  */

@@ -32,8 +32,8 @@
  * credential read ops at the end of the ops table).  ABI 1.2 appended the
  * signed, hash-chained audit trail: write kind 10 (TND_WRITE_AUDIT), whose
  * seq, prevHash, hash and signature the driver fills in its serialized
- * commit path through the host's audit_seal() and audit_sign_head(), and
- * the audit read ops
+ * commit path through the host's audit_hash(), audit_sign_records() and
+ * audit_sign_head(), and the audit read ops
  * (audit_list, audit_head_get) at the end of the ops table.  A 1.2 core
  * runs a 1.1 driver without an audit trail (it says so at start-up); a 1.1
  * core never sends kind 10 and never reads past credential_get.
@@ -136,13 +136,14 @@ enum tnd_write_kind {
 	/* --- ABI 1.2: audit --- */
 	/** record: tnd_audit_record.  The driver assigns seq = head seq + 1
 	 *  and prev_hash = head hash, in commit order, inside the transaction
-	 *  that applies the write; asks the host's audit_seal() for hash and
-	 *  signature; inserts the record and moves the chain head.  Before the
-	 *  transaction commits, it has the head signed with the host's
-	 *  audit_sign_head() (once per physical transaction is enough: only
-	 *  the last head of a transaction is ever seen).  Any failure (sealing
-	 *  or signing included) fails the commit; a chain whose head is
-	 *  missing or taken fails with -EBADMSG. */
+	 *  that applies the write; asks the host's audit_hash() for its hash;
+	 *  inserts the record and moves the chain head.  Before the
+	 *  transaction commits, it has every record it appended signed with
+	 *  one call of audit_sign_records() and the head with audit_sign_head()
+	 *  (only the last head of a transaction is ever seen), so no unsigned
+	 *  record or head becomes durable.  Any failure (hashing or signing
+	 *  included) fails the commit; a chain whose head is missing or taken
+	 *  fails with -EBADMSG. */
 	TND_WRITE_AUDIT = 10,
 };
 
@@ -179,7 +180,7 @@ struct tnd_credential_record {
 /**
  * One audit record (ABI 1.2, DESIGN §8).  On write the core fills time_ms
  * and the descriptive fields; seq, prev_hash, hash, signature and key_id are
- * ignored (the driver obtains them from audit_seal()).  On read every field
+ * ignored (the driver obtains them from the host).  On read every field
  * is set; optional ones are NULL.
  */
 struct tnd_audit_record {
@@ -211,11 +212,10 @@ struct tnd_audit_head {
 	const char *signature;       /**< base64 Ed25519 over the head message (docs/audit.md) */
 };
 
-/** What the host's audit_seal() hands back (ABI 1.2). */
-struct tnd_audit_seal {
+/** What the host's audit_hash() hands back (ABI 1.2). */
+struct tnd_audit_digest {
 	char hash[65];
 	char key_id[17];
-	char signature[89];
 };
 
 struct tnd_write {

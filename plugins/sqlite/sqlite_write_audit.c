@@ -3,24 +3,27 @@
  *
  * The record is numbered and chained here, on the group commit leader,
  * inside the transaction that carries the rest of its mutation: the head
- * row gives the previous seq and hash, the host seals the record (hash,
- * signature, head signature), and the record and the new head are written.
- * Commits are applied one after another by one leader, so records are
- * chained in commit order whatever the concurrency; a logical commit that
- * fails is undone (its SAVEPOINT, or the replay of its group) together with
- * its record and head move, so the next record takes its number and no gap
- * appears.  Sealing is deterministic (Ed25519), so a replayed group seals
- * the same records the same way.
+ * row gives the previous seq and hash, the host hashes the record, and the
+ * record and the new head are written.  Commits are applied one after
+ * another by one leader, so records are chained in commit order whatever
+ * the concurrency; a logical commit that fails is undone (its SAVEPOINT, or
+ * the replay of its group) together with its record and head move, so the
+ * next record takes its number and no gap appears.
  *
- * The head is signed once per physical transaction, just before COMMIT
- * (store_audit_sign_head, called by the group leader): only the last head
- * of a transaction is ever visible, so signing every intermediate one
- * would double the signing work of the serialized path for nothing.  An
- * unsigned head ('' signature) therefore never becomes durable.
+ * Signatures come last, just before COMMIT (store_audit_sign_head, called
+ * by the group leader): every record the transaction appended and still
+ * unsigned is signed in one batch that the core spreads over several
+ * threads, then the final head once — only that head is ever visible.
+ * Hashing in order is cheap; signing one by one on the single writer would
+ * bound every durable write.  Records and head are written with an empty
+ * signature first and filled in before COMMIT; a signing failure fails the
+ * transaction, so nothing unsigned ever becomes durable.
  */
 #include "autoconfig.h"
 
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "sqlite_internal.h"
@@ -36,6 +39,8 @@ static const char audit_sql_head_put[] =
 	" ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, key_id = excluded.key_id,"
 	" signature = ''";
 static const char audit_sql_head_unsigned[] = "SELECT seq, hash FROM audit_head WHERE id = 1 AND signature = ''";
+static const char audit_sql_unsigned[] = "SELECT seq, hash FROM audit_log WHERE seq >= ?1 AND signature = '' ORDER BY seq";
+static const char audit_sql_record_sign[] = "UPDATE audit_log SET signature = ?1 WHERE seq = ?2";
 static const char audit_sql_head_sign[] = "UPDATE audit_head SET signature = ?1 WHERE id = 1";
 
 #define AUDIT_ZERO_HASH "0000000000000000000000000000000000000000000000000000000000000000"
@@ -44,8 +49,8 @@ int store_audit_prepare(const struct tnd_host *host, const struct tnd_write *wri
 {
 	const struct tnd_audit_record *rec = write->record;
 
-	if (!TND_HAS_FIELD(host, struct tnd_host, audit_sign_head) || host->audit_seal == NULL ||
-	    host->audit_sign_head == NULL) {
+	if (!TND_HAS_FIELD(host, struct tnd_host, audit_sign_head) || host->audit_hash == NULL ||
+	    host->audit_sign_records == NULL || host->audit_sign_head == NULL) {
 		tnd_error_set(err, "the host cannot seal audit records (core older than ABI 1.2)");
 		return -ENOTSUP;
 	}
@@ -100,7 +105,7 @@ static int audit_head_read(struct store_conn *writer, int64_t *ret_seq, char ret
 int store_audit_apply(const struct tnd_host *host, struct store_conn *writer, const struct tnd_audit_record *rec,
 		      struct tnd_error *err)
 {
-	struct tnd_audit_seal seal;
+	struct tnd_audit_digest seal;
 	char prev_hash[65];
 	int64_t seq;
 	sqlite3_stmt *stmt;
@@ -110,7 +115,7 @@ int store_audit_apply(const struct tnd_host *host, struct store_conn *writer, co
 	if (r < 0)
 		return r;
 	seq++;
-	r = host->audit_seal(host, rec, seq, prev_hash, &seal, err);
+	r = host->audit_hash(host, rec, seq, prev_hash, &seal, err);
 	if (r < 0)
 		return r;
 
@@ -132,7 +137,7 @@ int store_audit_apply(const struct tnd_host *host, struct store_conn *writer, co
 	store_bind_text(stmt, 13, seal.key_id);
 	store_bind_text(stmt, 14, prev_hash);
 	store_bind_text(stmt, 15, seal.hash);
-	store_bind_text(stmt, 16, seal.signature);
+	sqlite3_bind_text(stmt, 16, "", 0, SQLITE_STATIC); /* signed before COMMIT */
 	r = store_step_done(writer, stmt, "append audit record", err);
 	/* a taken seq means the table and its head disagree: never a reason
 	 * for the core to retry (which -EEXIST would tell it) */
@@ -151,9 +156,78 @@ int store_audit_apply(const struct tnd_host *host, struct store_conn *writer, co
 	store_bind_text(stmt, 2, seal.hash);
 	store_bind_text(stmt, 3, seal.key_id);
 	r = store_step_done(writer, stmt, "move the audit chain head", err);
-	if (r == 0)
+	if (r == 0 && !writer->audit_head_pending) {
 		writer->audit_head_pending = true;
+		writer->audit_unsigned_from = seq;
+	}
 	return r == -EEXIST || r == -ESTALE ? -EBADMSG : r;
+}
+
+/* Sign the records of this transaction that are still unsigned, in one batch. */
+static int audit_sign_records(const struct tnd_host *host, struct store_conn *writer, struct tnd_error *err)
+{
+	int64_t *seqs = NULL;
+	char (*hashes)[65] = NULL, (*signatures)[89] = NULL;
+	const char **hash_ptrs = NULL;
+	size_t n = 0, cap = 0;
+	sqlite3_stmt *stmt;
+	int rc, r;
+
+	r = store_conn_prepare_static(writer, audit_sql_unsigned, &stmt, err);
+	if (r < 0)
+		return r;
+	sqlite3_bind_int64(stmt, 1, writer->audit_unsigned_from);
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		if (n == cap) {
+			size_t grown = cap ? 2 * cap : 64;
+			void *a = realloc(seqs, grown * sizeof(*seqs)), *b;
+			if (a)
+				seqs = a;
+			b = a ? realloc(hashes, grown * sizeof(*hashes)) : NULL;
+			if (b == NULL) {
+				store_stmt_done(stmt);
+				tnd_error_set(err, "out of memory");
+				r = -ENOMEM;
+				goto out;
+			}
+			hashes = b;
+			cap = grown;
+		}
+		seqs[n] = sqlite3_column_int64(stmt, 0);
+		snprintf(hashes[n], sizeof(hashes[n]), "%s", (const char *)sqlite3_column_text(stmt, 1));
+		n++;
+	}
+	store_stmt_done(stmt);
+	if (rc != SQLITE_DONE) {
+		r = store_fail(err, writer->db, rc, "read the unsigned audit records");
+		goto out;
+	}
+	if (n == 0)
+		goto out;
+	signatures = calloc(n, sizeof(*signatures));
+	hash_ptrs = calloc(n, sizeof(*hash_ptrs));
+	if (signatures == NULL || hash_ptrs == NULL) {
+		tnd_error_set(err, "out of memory");
+		r = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		hash_ptrs[i] = hashes[i];
+	r = host->audit_sign_records(host, n, hash_ptrs, signatures, err);
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		r = store_conn_prepare_static(writer, audit_sql_record_sign, &stmt, err);
+		if (r < 0)
+			break;
+		store_bind_text(stmt, 1, signatures[i]);
+		sqlite3_bind_int64(stmt, 2, seqs[i]);
+		r = store_step_done(writer, stmt, "sign an audit record", err);
+	}
+out:
+	free(seqs);
+	free(hashes);
+	free(signatures);
+	free(hash_ptrs);
+	return r;
 }
 
 int store_audit_sign_head(const struct tnd_host *host, struct store_conn *writer, struct tnd_error *err)
@@ -166,6 +240,9 @@ int store_audit_sign_head(const struct tnd_host *host, struct store_conn *writer
 	if (!writer->audit_head_pending)
 		return 0;
 	writer->audit_head_pending = false;
+	r = audit_sign_records(host, writer, err);
+	if (r < 0)
+		return r;
 	/* the commits that moved it may all have been rolled back since */
 	r = store_conn_prepare_static(writer, audit_sql_head_unsigned, &stmt, err);
 	if (r < 0)

@@ -23,6 +23,7 @@
 
 #include "audit_key.h"
 #include "audit_record.h"
+#include "audit_signpool.h"
 #include "audit_verify.h"
 #include "testutil.h"
 #include "util.h"
@@ -461,6 +462,43 @@ static void test_record_json_round_trip(void **state)
 	json_decref(item);
 }
 
+/* The pool's signatures are the ones signing one by one gives (Ed25519 is
+ * deterministic), whatever thread made them; a bad hash fails the batch. */
+static void test_signpool(void **state)
+{
+	enum { N = 200 };
+	static char hashes[N][65], pooled[N][89];
+	const char *ptrs[N];
+	struct tnd_error err = { "" };
+
+	(void)state;
+	for (size_t threads = 0; threads <= 3; threads += 3) {
+		struct audit_signpool *pool = audit_signpool_new(signer, threads);
+
+		for (int i = 0; i < N; i++) {
+			unsigned char raw[32];
+			char *text = tnd_xasprintf("record %d", i);
+			audit_hash(text, raw, hashes[i]);
+			free(text);
+			ptrs[i] = hashes[i];
+			memset(pooled[i], 0, sizeof(pooled[i]));
+		}
+		for (int round = 0; round < 5; round++)
+			assert_int_equal(audit_signpool_sign(pool, N, ptrs, pooled, &err), 0);
+		for (int i = 0; i < N; i++) {
+			unsigned char raw[32];
+			char one[AUDIT_SIG_B64_LEN + 1];
+			assert_int_equal(audit_hash_decode(hashes[i], raw), 0);
+			assert_int_equal(audit_sign(signer, raw, sizeof(raw), one, &err), 0);
+			assert_string_equal(pooled[i], one);
+		}
+		assert_int_equal(audit_signpool_sign(pool, 0, ptrs, pooled, &err), 0);
+		ptrs[N / 2] = "not a hash";
+		assert_int_equal(audit_signpool_sign(pool, N, ptrs, pooled, &err), -EINVAL);
+		audit_signpool_free(pool);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -477,6 +515,7 @@ int main(void)
 		cmocka_unit_test(test_chain_resigned),
 		cmocka_unit_test(test_chain_rotation),
 		cmocka_unit_test(test_record_json_round_trip),
+		cmocka_unit_test(test_signpool),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

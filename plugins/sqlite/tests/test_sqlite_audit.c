@@ -1,7 +1,7 @@
 /*
  * test_sqlite_audit.c — the audit write kind and reads of storage ABI 1.2 in
- * the sqlite driver, sealed by the real core (host_new's audit_seal with a
- * key loaded by audit_keys_load): many threads committing audit records
+ * the sqlite driver, hashed and signed by the real core (host_new's
+ * audit_hash and audit_sign_records with a key loaded by audit_keys_load): many threads committing audit records
  * through group commit, some of them in commits that fail, must leave one
  * chain numbered 1..N without a gap or a fork that verifies; a failed seal
  * fails its commit and writes nothing; a trail whose head is gone is not
