@@ -32,6 +32,7 @@ static struct audit_keyring *audit_ring;
 static struct audit_signpool *audit_pool;
 static atomic_bool audit_on;
 static atomic_bool audit_fail_seal;
+static atomic_bool audit_fail_sign;
 
 int audit_keys_load(const char *signing_key_file, bool generate, char *const *verify_keys, size_t n_verify_keys,
 		    struct tnd_error *err)
@@ -105,6 +106,11 @@ void audit_test_fail_seal(bool fail)
 	atomic_store(&audit_fail_seal, fail);
 }
 
+void audit_test_fail_signing(bool fail)
+{
+	atomic_store(&audit_fail_sign, fail);
+}
+
 int audit_digest(const struct tnd_audit_record *rec, int64_t seq, const char *prev_hash,
 		 struct tnd_audit_digest *ret_digest, struct tnd_error *err)
 {
@@ -139,7 +145,7 @@ int audit_sign_records(size_t n, const char *const *hashes, char (*ret_signature
 		tnd_error_set(err, "audit: no signing key loaded");
 		return -ENOKEY;
 	}
-	if (atomic_load(&audit_fail_seal)) {
+	if (atomic_load(&audit_fail_seal) || atomic_load(&audit_fail_sign)) {
 		tnd_error_set(err, "audit: sealing disabled by a test");
 		return -EIO;
 	}

@@ -93,7 +93,9 @@ int audit_record_event(struct registry *reg, const struct audit_event *ev, struc
 int audit_record_denial(struct registry *reg, const char *tenant_id, const char *actor, const char *action,
 			const char *target, const char *reason, const char *request_id, struct tnd_error *err);
 
-/** For tests: make every seal fail with -EIO (true) or work again (false). */
+/** For tests: make hashing and signing fail with -EIO (true) or work again (false). */
 void audit_test_fail_seal(bool fail);
+/** For tests: make only the signing before COMMIT fail with -EIO. */
+void audit_test_fail_signing(bool fail);
 
 #endif /* TND_AUDIT_H */

@@ -229,6 +229,30 @@ static void test_failed_seal_writes_nothing(void **state)
 	assert_int_equal(trail_verify(h), 2);
 }
 
+/* Signing happens before COMMIT, for the whole group: its failure fails the
+ * transaction, and neither the record nor the change it carries is kept. */
+static void test_failed_signing_fails_the_transaction(void **state)
+{
+	struct harness *h = *state;
+	struct tnd_audit_record rec = audit_record("a", "alice", "tenant.apply", "succeeded", 5);
+	struct tnd_tenant_record tenant = harness_tenant("unsigned", "Active", "{}");
+	struct tnd_write writes[2] = {
+		{ .kind = TND_WRITE_TENANT_INSERT, .record = &tenant },
+		{ .kind = TND_WRITE_AUDIT, .record = &rec },
+	};
+	struct tnd_error err = { { 0 } };
+
+	assert_int_equal(harness_commit1(h, TND_WRITE_AUDIT, 0, &rec, &err), 0);
+	audit_test_fail_signing(true);
+	assert_int_equal(h->ops->commit(h->ctx, writes, 2, NULL, &err), -EIO);
+	audit_test_fail_signing(false);
+	assert_false(harness_exists(h, "unsigned"));
+	assert_int_equal(trail_verify(h), 1);
+	assert_int_equal(h->ops->commit(h->ctx, writes, 2, NULL, &err), 0);
+	assert_true(harness_exists(h, "unsigned"));
+	assert_int_equal(trail_verify(h), 2);
+}
+
 static void test_missing_head_is_not_extended(void **state)
 {
 	struct harness *h = *state;
@@ -325,6 +349,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_concurrent_chain, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failed_seal_writes_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_failed_signing_fails_the_transaction, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_head_is_not_extended, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_invalid_records, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_search, setup, teardown),
