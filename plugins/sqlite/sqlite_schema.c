@@ -192,6 +192,41 @@ static const char store_schema_v4[] =
 	" expires_ms INTEGER NOT NULL) WITHOUT ROWID;"
 	"CREATE INDEX overrides_by_tenant ON overrides(tenant_id, expires_ms);";
 
+/*
+ * Version 5 (storage ABI 1.2): the audit trail.  seq is assigned by the
+ * writer (head seq + 1) rather than by SQLite, because the hash chain
+ * covers it: a plain INTEGER PRIMARY KEY, no AUTOINCREMENT.  audit_head is
+ * the chain head (one row), signed apart from the records so that cutting
+ * records off the end shows (docs/audit.md).  Only the tenant filter gets
+ * an index: every mutation writes a record, and the other filters of an
+ * audit search are rare enough to scan in seq order.
+ */
+static const char store_schema_v5[] =
+	"CREATE TABLE audit_log ("
+	" seq INTEGER PRIMARY KEY NOT NULL,"
+	" time_ms INTEGER NOT NULL,"
+	" tenant_id TEXT,"
+	" actor TEXT,"
+	" action TEXT,"
+	" target TEXT,"
+	" previous_state TEXT,"
+	" new_state TEXT,"
+	" outcome TEXT,"
+	" reason TEXT,"
+	" request_id TEXT,"
+	" correlation_id TEXT,"
+	" key_id TEXT NOT NULL,"
+	" prev_hash TEXT NOT NULL,"
+	" hash TEXT NOT NULL,"
+	" signature TEXT NOT NULL);"
+	"CREATE INDEX audit_by_tenant ON audit_log(tenant_id, seq) WHERE tenant_id IS NOT NULL;"
+	"CREATE TABLE audit_head ("
+	" id INTEGER PRIMARY KEY CHECK (id = 1),"
+	" seq INTEGER NOT NULL,"
+	" hash TEXT NOT NULL,"
+	" key_id TEXT NOT NULL,"
+	" signature TEXT NOT NULL);";
+
 static const struct store_migration store_migrations[] = {
 	{ 1, "initial schema: tenants, labels, versions, phase transitions, idempotency",
 	  store_schema_v1 },
@@ -199,6 +234,7 @@ static const struct store_migration store_migrations[] = {
 	  store_schema_v2 },
 	{ 3, "reconcile workflows, tenant credentials, index of unsettled tenants", store_schema_v3 },
 	{ 4, "administrative overrides of tenants' rate limits", store_schema_v4 },
+	{ 5, "audit trail: hash-chained signed records and the signed chain head", store_schema_v5 },
 };
 
 #define STORE_N_MIGRATIONS (sizeof(store_migrations) / sizeof(store_migrations[0]))

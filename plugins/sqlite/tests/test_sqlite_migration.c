@@ -108,7 +108,7 @@ static const char migration_schema_v2[] =
 
 #define MIGRATION_FILLERS 300
 /* The schema version this test knows how to check. */
-#define MIGRATION_LATEST 4
+#define MIGRATION_LATEST 5
 
 /* --- direct access to the file ------------------------------------------------------------- */
 
