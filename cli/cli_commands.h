@@ -89,6 +89,20 @@ int cli_cmd_retry(struct cli_ctx *ctx, const char *id);
 /** Print a tenant's data-plane login (with a warning on ctx->err). */
 int cli_cmd_credentials(struct cli_ctx *ctx, const char *id);
 
+/* cli_cmd_audit.c */
+struct cli_audit_options {
+	const char *tenant, *actor, *action, *outcome, *after, *until;
+	const char *from;              /* verify: first seq */
+	const char *export_file;       /* verify offline: a JSON Lines export ("-": stdin) ... */
+	const char *keys[8];           /* ... checked with these public key files (PEM) ... */
+	size_t n_keys;
+	const char *anchor;            /* ... reaching "SEQ:HASH" if set */
+	unsigned limit;                /* page size; 0: the server's default */
+	bool all;                      /* list: every page */
+};
+/** audit verify|list|export|public-key; verify returns -EBADMSG for a broken trail. */
+int cli_cmd_audit(struct cli_ctx *ctx, const char *subcommand, const struct cli_audit_options *opts);
+
 /* --- shared by the command files ------------------------------------------------- */
 
 /**

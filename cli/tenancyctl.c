@@ -44,6 +44,7 @@ enum ctl_command {
 	CMD_WORKFLOW,
 	CMD_RETRY,
 	CMD_CREDENTIALS,
+	CMD_AUDIT,
 	CMD_QUOTAS,
 };
 
@@ -55,7 +56,8 @@ enum {
 	OPT_WRITE = 1u << 3,    /* --if-match --idempotency-key */
 	OPT_TENANT = 1u << 4,   /* --tenant */
 	OPT_WAIT = 1u << 5,     /* --wait[=SECONDS] */
-	OPT_HISTORY = 1u << 6,  /* --history */
+	OPT_AUDIT = 1u << 6,    /* --actor --action --outcome --after --until --from */
+	OPT_HISTORY = 1u << 7,  /* --history */
 };
 
 /* What a command's ID argument names. */
@@ -63,6 +65,7 @@ enum ctl_id_kind {
 	ID_NONE,
 	ID_TENANT,
 	ID_WORKFLOW,
+	ID_SUBCOMMAND,
 };
 
 static const struct ctl_command_def {
@@ -139,6 +142,24 @@ static const struct ctl_command_def {
 	{ "credentials", CMD_CREDENTIALS, 0, ID_TENANT, "credentials ID",
 	  "Print the tenant's data-plane login (username and password; admin only).\n"
 	  "The password is a secret: a warning saying so goes to standard error.\n" },
+	{ "audit", CMD_AUDIT, OPT_AUDIT | OPT_TENANT | OPT_PAGE, ID_SUBCOMMAND,
+	  "audit verify [--from SEQ | --export FILE --key PEM [--anchor SEQ:HASH]] | list|export [--tenant T] [--actor A] [--action X] [--outcome O] "
+	  "[--after TIME] [--until TIME] [--limit N] [--all] | public-key",
+	  "The signed, hash-chained audit trail (auditor or admin; docs/audit.md).\n"
+	  "  verify           check every record's hash, chain link and signature and the\n"
+	  "                   signed chain head; prints OK or the first bad seq (exit 1)\n"
+	  "    --from SEQ     start at record SEQ (its prevHash is taken on trust)\n"
+	  "    --export FILE --key PEM [--key PEM]... [--anchor SEQ:HASH]\n"
+	  "                   offline, no server: check a JSON Lines export (- for stdin)\n"
+	  "                   with these public keys; --anchor: a seq and hash kept from an\n"
+	  "                   earlier verify or export that the export must still contain\n"
+	  "  list             SEQ TIME TENANT ACTION OUTCOME ACTOR STATES, oldest first\n"
+	  "  export           every matching record as JSON Lines on stdout (all pages)\n"
+	  "    --tenant T --actor A --action X --outcome O   exact filters\n"
+	  "    --after TIME --until TIME   RFC 3339 UTC times (or epoch ms): after <= time < until\n"
+	  "    --limit N      page size, 1 to 1000; --all: follow the cursor (list)\n"
+	  "  public-key       print the signing key (PEM); -o json adds the keys accepted\n"
+	  "                   for verification\n" },
 };
 
 static const char ctl_global_help[] =
@@ -200,6 +221,7 @@ struct ctl_args {
 	const char *files[CTL_MAX_FILES];
 	size_t n_files;
 	struct cli_list_options list;
+	struct cli_audit_options audit;
 	const char *labels[CTL_MAX_LABELS];
 	const char *positional[8];
 	size_t n_positional;
@@ -249,6 +271,7 @@ static int ctl_parse(int argc, char **argv, struct ctl_args *args)
 	enum {
 		O_URL = 256, O_TOKEN, O_TOKEN_FILE, O_REQUEST_ID, O_IF_MATCH, O_IDEMPOTENCY_KEY, O_TIMEOUT,
 		O_VERSION, O_STATE, O_ISOLATION, O_REGION, O_PLAN, O_LABEL, O_LIMIT, O_ALL, O_TENANT, O_WAIT,
+		O_ACTOR, O_ACTION, O_OUTCOME, O_AFTER, O_UNTIL, O_FROM, O_EXPORT, O_KEY, O_ANCHOR,
 		O_HISTORY,
 	};
 	static const struct option options[] = {
@@ -273,6 +296,15 @@ static int ctl_parse(int argc, char **argv, struct ctl_args *args)
 		{ "all", no_argument, NULL, O_ALL },
 		{ "tenant", required_argument, NULL, O_TENANT },
 		{ "wait", optional_argument, NULL, O_WAIT },
+		{ "actor", required_argument, NULL, O_ACTOR },
+		{ "action", required_argument, NULL, O_ACTION },
+		{ "outcome", required_argument, NULL, O_OUTCOME },
+		{ "after", required_argument, NULL, O_AFTER },
+		{ "until", required_argument, NULL, O_UNTIL },
+		{ "from", required_argument, NULL, O_FROM },
+		{ "export", required_argument, NULL, O_EXPORT },
+		{ "key", required_argument, NULL, O_KEY },
+		{ "anchor", required_argument, NULL, O_ANCHOR },
 		{ "history", no_argument, NULL, O_HISTORY },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -353,6 +385,30 @@ static int ctl_parse(int argc, char **argv, struct ctl_args *args)
 			args->given |= OPT_PAGE;
 			break;
 		case O_ALL: args->list.all = true; args->given |= OPT_PAGE; break;
+		case O_ACTOR: args->audit.actor = optarg; args->given |= OPT_AUDIT; break;
+		case O_ACTION: args->audit.action = optarg; args->given |= OPT_AUDIT; break;
+		case O_OUTCOME: args->audit.outcome = optarg; args->given |= OPT_AUDIT; break;
+		case O_AFTER: args->audit.after = optarg; args->given |= OPT_AUDIT; break;
+		case O_UNTIL: args->audit.until = optarg; args->given |= OPT_AUDIT; break;
+		case O_FROM:
+			if (!ctl_parse_number(optarg, 1, LONG_MAX, &number))
+				return ctl_usage_error("--from takes a record seq (a positive integer)");
+			args->audit.from = optarg;
+			args->given |= OPT_AUDIT;
+			break;
+		case O_EXPORT: args->audit.export_file = optarg; args->given |= OPT_AUDIT; break;
+		case O_KEY:
+			if (args->audit.n_keys == TND_ARRAY_SIZE(args->audit.keys))
+				return ctl_usage_error("at most %zu --key options", TND_ARRAY_SIZE(args->audit.keys));
+			args->audit.keys[args->audit.n_keys++] = optarg;
+			args->given |= OPT_AUDIT;
+			break;
+		case O_ANCHOR:
+			if (strchr(optarg, ':') == NULL || strlen(strchr(optarg, ':') + 1) != 64)
+				return ctl_usage_error("--anchor takes SEQ:HASH (a record seq and its 64 hex digit hash)");
+			args->audit.anchor = optarg;
+			args->given |= OPT_AUDIT;
+			break;
 		case O_HISTORY: args->given |= OPT_HISTORY; break;
 		default:
 			/* getopt has said what was wrong */
@@ -394,11 +450,16 @@ static int ctl_check_options(const struct ctl_command_def *def, const struct ctl
 	if (extra & OPT_WRITE)
 		return ctl_usage_error("--if-match and --idempotency-key go with apply, suspend, resume, "
 				       "archive and delete, not %s", def->name);
+	if (extra & OPT_AUDIT)
+		return ctl_usage_error("--actor, --action, --outcome, --after, --until and --from go with audit, not %s",
+				       def->name);
 	if (extra & OPT_WAIT)
 		return ctl_usage_error("--wait goes with apply, suspend, resume, archive, delete and retry, not %s",
 				       def->name);
 	if (def->command == CMD_APPLY && args->n_files == 0)
 		return ctl_usage_error("apply needs -f FILE (or -f - for stdin)");
+	if (def->id == ID_SUBCOMMAND && args->n_positional < 2)
+		return ctl_usage_error("%s needs a subcommand: verify, list, export or public-key", def->name);
 	if (def->id != ID_NONE && args->n_positional < 2)
 		return ctl_usage_error("%s needs a %s ID", def->name, def->id == ID_WORKFLOW ? "workflow" : "tenant");
 	if (args->n_positional > (def->id != ID_NONE ? 2u : 1u)) {
@@ -465,6 +526,13 @@ static int ctl_run(const struct ctl_command_def *def, const struct ctl_args *arg
 	case CMD_WORKFLOW: return cli_cmd_workflow(ctx, id);
 	case CMD_RETRY: return cli_cmd_retry(ctx, id);
 	case CMD_CREDENTIALS: return cli_cmd_credentials(ctx, id);
+	case CMD_AUDIT: {
+		struct cli_audit_options audit = args->audit;
+		audit.tenant = args->tenant;
+		audit.limit = args->list.limit;
+		audit.all = args->list.all;
+		return cli_cmd_audit(ctx, id, &audit);
+	}
 	case CMD_QUOTAS: return cli_cmd_quotas(ctx, id, (args->given & OPT_HISTORY) != 0);
 	case CMD_NONE: break;
 	}
@@ -506,6 +574,18 @@ int main(int argc, char **argv)
 	if (r != 0)
 		return r;
 
+	/* offline verification of an export talks to no server */
+	if (def->command == CMD_AUDIT && args.audit.export_file) {
+		if (strcmp(args.positional[1], "verify") != 0 || args.audit.n_keys == 0)
+			return ctl_usage_error("--export goes with audit verify and needs --key PUBLIC-KEY-FILE");
+		ctx.output = args.output;
+		ctx.out = stdout;
+		ctx.err = stderr;
+		r = cli_cmd_audit(&ctx, "verify", &args.audit);
+		if (fflush(stdout) != 0 || ferror(stdout))
+			return EXIT_FAILURE;
+		return r == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	}
 	if (ctl_resolve(&args, &endpoint) < 0)
 		return EXIT_FAILURE;
 	if (args.verbose) {

@@ -65,6 +65,8 @@ struct api_request {
 		uint32_t retry_after_s;      /* a 429: its Retry-After */
 		bool tenant_write;           /* a write to params[0]: forget its plan when done */
 	} ratelimit;
+	char audit_action[96];               /* a mutating route: its audit action, "" once audited */
+	const char *audit_tenant;            /* the {id} of a tenant route, borrowed */
 };
 
 /** Handlers queue exactly one response and return its MHD result. */
@@ -130,6 +132,18 @@ api_handler_fn api_workflows_list;
 api_handler_fn api_workflow_get;
 api_handler_fn api_workflow_retry;
 api_handler_fn api_tenant_credentials;
+
+/* api_audit.c: the record of a mutating request that is refused */
+/** The router calls it once the route is known (a no-op for reads). */
+void api_audit_begin(struct api_request *req, const char *method, const char *pattern);
+/** Audit @problem for a mutating request; the problem to send (a 503
+ *  replacing it when the record could not be written). */
+struct problem *api_audit_problem(struct api_request *req, struct problem *problem);
+
+/* handlers: api_audit.c */
+api_handler_fn api_audit_search;
+api_handler_fn api_audit_verify;
+api_handler_fn api_audit_public_key;
 
 /* handlers: api_system.c */
 api_handler_fn api_healthz;

@@ -206,11 +206,16 @@ enum MHD_Result api_override_create(struct api_request *req)
 	/* an admin may know every tenant: name the missing one plainly */
 	r = registry_tenant_get(reg, tenant, &row, &err);
 	if (r < 0) {
+		enum MHD_Result ret;
+
+		/* @tenant points into @body: answer before freeing it */
+		if (r == -ENOENT)
+			ret = api_fail(req, 404, "not-found", "Not found", "tenant %s does not exist", tenant);
+		else
+			ret = api_fail(req, 503, "storage-unavailable", "Storage unavailable", "%s", err.message);
 		json_decref(body);
 		json_decref(limits);
-		if (r == -ENOENT)
-			return api_fail(req, 404, "not-found", "Not found", "tenant %s does not exist", tenant);
-		return api_fail(req, 503, "storage-unavailable", "Storage unavailable", "%s", err.message);
+		return ret;
 	}
 	{
 		const struct tnd_plan_conf *plan = conf_plan(req->conf, row->plan);

@@ -82,8 +82,12 @@ enum MHD_Result api_send_not_modified(struct api_request *req, const char *etag)
 
 enum MHD_Result api_send_problem(struct api_request *req, struct problem *problem)
 {
-	unsigned status = (unsigned)problem->status;
-	struct MHD_Response *resp = api_problem_response(req, problem);
+	unsigned status;
+	struct MHD_Response *resp;
+
+	problem = api_audit_problem(req, problem);
+	status = (unsigned)problem->status;
+	resp = api_problem_response(req, problem);
 
 	problem_free(problem);
 	return api_queue_response(req, status, resp);

@@ -57,6 +57,10 @@ static const struct api_route_def api_routes[] = {
 	{ "POST", "/v1/workflows/{id}/retry", api_workflow_retry, TND_ROLE_OPERATOR, 0 },
 	{ "POST", "/v1/overrides", api_override_create, TND_ROLE_ADMIN, 0 },
 	{ "GET", "/v1/overrides", api_override_list, TND_ROLE_AUDITOR, 0 },
+	/* audit: auditor and admin only, checked by the handlers (api_audit.c) */
+	{ "GET", "/v1/audit", api_audit_search, TND_ROLE_AUDITOR, 0 },
+	{ "GET", "/v1/audit/verify", api_audit_verify, TND_ROLE_AUDITOR, 0 },
+	{ "GET", "/v1/audit/public-key", api_audit_public_key, TND_ROLE_AUDITOR, 0 },
 };
 
 /* Match @path against @pattern; on success the {params} are copied into @req. */
@@ -146,6 +150,8 @@ enum MHD_Result api_route(struct api_request *req)
 		if (!api_authenticate(req))
 			return api_fail(req, 401, "unauthorized", "Unauthorized",
 					"a valid bearer token is required (Authorization: Bearer <token>)");
+		/* from here on a refused mutating request is audited (api_audit.c) */
+		api_audit_begin(req, method, route->pattern);
 		if (req->principal.role < route->min_role ||
 		    (req->principal.role == TND_ROLE_TENANT && route->min_role != TND_ROLE_TENANT))
 			return api_fail(req, 403, "forbidden", "Forbidden", "role %s may not %s %s",

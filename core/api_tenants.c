@@ -123,6 +123,8 @@ static void api_request_ctx(struct api_request *req, const struct api_idempotenc
 	rctx->idempotency_key = idem->key;
 	rctx->request_hash = idem->hash;
 	rctx->idempotency_ttl_ms = req->conf->api.idempotency_ttl_s * 1000;
+	rctx->action = req->audit_action[0] ? req->audit_action : NULL;
+	rctx->target = req->path;
 }
 
 static enum MHD_Result api_finish(struct api_request *req, int r, json_t *response, struct problem *problem)

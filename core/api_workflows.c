@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "api_internal.h"
+#include "audit.h"
 #include "conf.h"
 #include "credentials.h"
 #include "host.h"
@@ -241,6 +242,22 @@ enum MHD_Result api_workflow_retry(struct api_request *req)
 	registry_txn_init(&txn);
 	registry_txn_put_tenant(&txn, &next, row->revision);
 	registry_txn_put_workflow(&txn, wf, expect);
+	{
+		char target[160];
+		struct audit_event ev = {
+			.tenant_id = wf->tenant_id,
+			.actor = req->principal.name,
+			.action = "workflow.retry",
+			.target = target,
+			.previous_state = "Failed",
+			.new_state = workflow_state_name(wf->state),
+			.outcome = AUDIT_OUTCOME_SUCCEEDED,
+			.request_id = req->request_id,
+			.correlation_id = wf->id,
+		};
+		snprintf(target, sizeof(target), "workflow/%s", wf->id);
+		registry_txn_add_audit(&txn, &ev);
+	}
 	r = registry_commit(req->server->registry, &txn, NULL, &err);
 	registry_txn_clear(&txn);
 	json_decref(next.status);

@@ -21,6 +21,7 @@
 #include "conf_catalog_parse.h"
 #include "conf_ratelimit.h"
 #include "conf_reader.h"
+#include "conf_audit.h"
 #include "conf_reconcile.h"
 #include "log.h"
 #include "policy_gate.h"
@@ -36,7 +37,7 @@ struct conf_snapshot {
 };
 
 static const char *const conf_root_keys[] = {
-	"daemon", "api", "plugins", "reconcile", "workers", "regions", "plans", NULL,
+	"daemon", "api", "plugins", "reconcile", "workers", "regions", "plans", "audit", NULL,
 };
 static const char *const conf_daemon_keys[] = {
 	"state_dir", "pid_file", "log_file", "log_level", "user", "workers", NULL,
@@ -391,6 +392,7 @@ static void conf_free(struct tnd_conf *conf)
 	free(conf->plugins.notifiers);
 	conf_catalog_free(conf);
 	conf_reconcile_free(conf);
+	conf_audit_free(conf);
 	tokens_free(conf->tokens);
 	free(conf);
 }
@@ -442,7 +444,8 @@ static int conf_parse(struct conf_reader *reader, config_t *cfg, struct tnd_conf
 	    (r = conf_parse_api(reader, root, conf)) < 0 ||
 	    (r = conf_parse_plugins(reader, root, conf)) < 0 ||
 	    (r = conf_catalog_parse(reader, root, conf)) < 0 ||
-	    (r = conf_reconcile_parse(reader, root, conf)) < 0)
+	    (r = conf_reconcile_parse(reader, root, conf)) < 0 ||
+	    (r = conf_audit_parse(reader, root, conf)) < 0)
 		return r;
 
 	/* Tokens load last: a file that fails its own checks should not hide

@@ -152,6 +152,14 @@ struct tnd_conf {
 		char *authorized_keys_file;     /* tcp:// endpoints: worker public keys allowed (Z85 per line) */
 	} workers;
 
+	/* `audit` section (conf_audit.c) */
+	struct {
+		char *signing_key_file;         /* Ed25519 PEM, mode 0600; absolute; default <state_dir>/audit.key */
+		bool signing_key_generate;      /* the default path: created at start when missing */
+		char **verify_keys;             /* earlier public keys (PEM), absolute */
+		size_t n_verify_keys;
+	} audit;
+
 	struct tnd_region_conf *regions;
 	size_t n_regions;
 	struct tnd_plan_conf *plans;

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "audit.h"
 #include "conf.h"
 #include "controller.h"
 #include "credentials.h"
@@ -221,6 +222,9 @@ static void daemon_reload(const char *path, struct controller *ctl)
 		log_warning("daemon.state_dir changed; it takes effect at the next restart");
 	if (daemon_plugins_differ(old, next))
 		log_warning("plugin configuration changed; it takes effect at the next restart");
+	if (!tnd_streq(old->audit.signing_key_file, next->audit.signing_key_file) ||
+	    old->audit.n_verify_keys != next->audit.n_verify_keys)
+		log_warning("audit keys changed; they take effect at the next restart");
 	if (daemon_workers_differ(old, next))
 		log_warning("worker or credentials-key settings changed; they take effect at the next restart");
 	if (!tnd_streq(old->daemon.log_file, next->daemon.log_file)) {
@@ -271,7 +275,7 @@ static void daemon_print_banner(const struct tnd_conf *conf, const char *url)
 	       "  API:          %s\n"
 	       "  state dir:    %s\n"
 	       "  admin token:  %s\n"
-	       "                (also operator.token and viewer.token in the state dir)\n"
+	       "                (also operator.token, viewer.token and auditor.token in the state dir)\n"
 	       "  try:\n"
 	       "    curl -H \"Authorization: Bearer $(cat %s)\" %s/v1/tenants\n"
 	       "    export TENANCYD_URL=%s TENANCYD_TOKEN=$(cat %s)\n"
@@ -396,6 +400,10 @@ int daemon_run(const struct daemon_options *opts)
 		goto out;
 	}
 	conf_current_replace(conf_ref(conf));
+	if (audit_start(conf, reg, &err) < 0) {
+		log_error("audit keys: %s", err.message);
+		goto out;
+	}
 	if (daemon_start_reconcile(conf, opts->config_path, reg, &orch, &ctl) < 0)
 		goto out;
 
@@ -451,6 +459,7 @@ out:
 	controller_stop(ctl);
 	orchestrator_stop(orch);
 	reconcile_shutdown();
+	audit_stop();
 	registry_free(reg);
 	region_usage_reset();
 	quota_usage_reset();

@@ -23,6 +23,7 @@
 
 #include <openssl/evp.h>
 
+#include "audit_key.h"
 #include "daemon.h"
 #include "dev_mode.h"
 #include "host.h"
@@ -229,9 +230,12 @@ int dev_mode_prepare_engine(const char *state_dir, const char *listen, bool reco
 	static const struct {
 		const char *name;
 		enum tnd_role role;
-	} roles[] = { { "admin", TND_ROLE_ADMIN }, { "operator", TND_ROLE_OPERATOR }, { "viewer", TND_ROLE_VIEWER } };
+	} roles[] = { { "admin", TND_ROLE_ADMIN },
+		      { "operator", TND_ROLE_OPERATOR },
+		      { "viewer", TND_ROLE_VIEWER },
+		      { "auditor", TND_ROLE_AUDITOR } };
 	struct tnd_buf tokens, conf;
-	char *dir, *tokens_path = NULL, *conf_path = NULL, *key_path = NULL;
+	char *dir, *tokens_path = NULL, *conf_path = NULL, *key_path = NULL, *audit_path = NULL;
 	int r = 0;
 
 	if (state_dir) {
@@ -276,7 +280,17 @@ int dev_mode_prepare_engine(const char *state_dir, const char *listen, bool reco
 			goto out;
 	}
 
+	/* the audit signing key: like the credentials key, an existing one is
+	 * kept (the trail already signed with it must keep verifying) */
+	audit_path = tnd_xasprintf("%s/audit.key", dir);
+	if (access(audit_path, F_OK) < 0) {
+		r = audit_key_generate(audit_path, err);
+		if (r < 0)
+			goto out;
+	}
+
 	dev_add_config(&conf, dir, listen, tokens_path, key_path);
+	tnd_buf_addf(&conf, "audit: {\n  signing_key_file = \"%s\";\n};\n", audit_path);
 	conf_path = tnd_xasprintf("%s/tenancyd.conf", dir);
 	r = tnd_write_file_atomic(conf_path, conf.data, conf.len, 0644, err);
 	if (r < 0)
@@ -289,6 +303,7 @@ out:
 	free(tokens_path);
 	free(conf_path);
 	free(key_path);
+	free(audit_path);
 	free(dir);
 	return r;
 }

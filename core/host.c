@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit.h"
 #include "host.h"
 #include "log.h"
 #include "metrics.h"
@@ -407,6 +408,27 @@ static void host_metric_observe(const struct tnd_host *host, const char *name, c
 	metrics_observe(full, "Histogram reported by a plugin.", labels, value);
 }
 
+static int host_audit_hash(const struct tnd_host *host, const struct tnd_audit_record *rec, int64_t seq,
+			   const char *prev_hash, struct tnd_audit_digest *ret_digest, struct tnd_error *err)
+{
+	(void)host;
+	return audit_digest(rec, seq, prev_hash, ret_digest, err);
+}
+
+static int host_audit_sign_records(const struct tnd_host *host, size_t n, const char *const *hashes,
+				   char (*ret_signatures)[89], struct tnd_error *err)
+{
+	(void)host;
+	return audit_sign_records(n, hashes, ret_signatures, err);
+}
+
+static int host_audit_sign_head(const struct tnd_host *host, int64_t seq, const char *hash, char ret_signature[89],
+				struct tnd_error *err)
+{
+	(void)host;
+	return audit_sign_head(seq, hash, ret_signature, err);
+}
+
 struct tnd_host *host_new(const char *plugin_name, const char *state_dir)
 {
 	struct tnd_host *host = tnd_xcalloc(1, sizeof(*host));
@@ -441,6 +463,9 @@ struct tnd_host *host_new(const char *plugin_name, const char *state_dir)
 	host->metric_counter_add = host_metric_counter_add;
 	host->metric_observe = host_metric_observe;
 	host->core_private = priv;
+	host->audit_hash = host_audit_hash;
+	host->audit_sign_records = host_audit_sign_records;
+	host->audit_sign_head = host_audit_sign_head;
 	return host;
 }
 

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "audit.h"
 #include "conf.h"
 #include "log.h"
 #include "metrics.h"
@@ -86,6 +87,34 @@ static void checkpoint_finish(struct tenant_row *next, const struct workflow *wf
 	}
 }
 
+/* The step's audit record: which step of which workflow, and how it ended. */
+static void checkpoint_audit(struct registry_txn *txn, const struct workflow *wf, const struct orch_job *job,
+			     const char *error, int64_t now)
+{
+	const char *request_id = json_string_value(json_object_get(wf->doc, "requestId"));
+	char target[160], from[64], reason[640];
+	struct audit_event ev = {
+		.time_ms = now,
+		.tenant_id = wf->tenant_id,
+		.actor = "tenancyd",
+		.action = "workflow.step",
+		.target = target,
+		.previous_state = from,
+		.new_state = workflow_state_name(wf->state),
+		.outcome = job->rc == 0 ? AUDIT_OUTCOME_SUCCEEDED : AUDIT_OUTCOME_FAILED,
+		.reason = reason,
+		.request_id = request_id ? request_id : wf->id,
+		.correlation_id = wf->id,
+	};
+
+	snprintf(target, sizeof(target), "workflow/%s", wf->id);
+	snprintf(from, sizeof(from), "step %lld", (long long)job->step);
+	/* the error is cut to its first 500 bytes: the record says what happened, the workflow has it all */
+	snprintf(reason, sizeof(reason), "%s %s%s%.500s", wf->kind, job->op[0] ? job->op : "step", error ? ": " : "",
+		 error ? error : "");
+	registry_txn_add_audit(txn, &ev);
+}
+
 static enum checkpoint_outcome checkpoint_once(struct orchestrator *orch, const struct tnd_conf *conf,
 					       const struct orch_job *job, bool *ret_finished, bool *ret_failed)
 {
@@ -145,6 +174,7 @@ static enum checkpoint_outcome checkpoint_once(struct orchestrator *orch, const 
 	}
 	registry_txn_put_tenant(&txn, &next, row->revision);
 	registry_txn_put_workflow(&txn, wf, wf_expect);
+	checkpoint_audit(&txn, wf, job, job->rc == 0 ? NULL : message, now);
 	r = registry_commit(orch->reg, &txn, &failed_index, &err);
 	if (r == -ESTALE || r == -ENOENT) {
 		/* index 0 is the tenant (the head row goes first): retry on fresh data;

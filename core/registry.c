@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit.h"
 #include "doc_cache.h"
 #include "plugin_loader.h"
 #include "registry.h"
@@ -433,6 +434,29 @@ int registry_credential_get(struct registry *reg, const char *tenant_id, char **
 	return 0;
 }
 
+/* --- audit (storage ABI 1.2) --------------------------------------------------- */
+
+bool registry_supports_audit(const struct registry *reg)
+{
+	return TND_HAS_FIELD(reg->ops, struct tnd_storage_ops, audit_head_get) && reg->ops->audit_list &&
+	       reg->ops->audit_head_get;
+}
+
+int registry_audit_list(struct registry *reg, const struct tnd_audit_query *query, tnd_audit_visit_fn *visit,
+			void *userdata, struct tnd_error *err)
+{
+	if (!registry_supports_audit(reg))
+		return -ENOTSUP;
+	return reg->ops->audit_list(reg->ctx, query, visit, userdata, err);
+}
+
+int registry_audit_head(struct registry *reg, tnd_audit_head_visit_fn *visit, void *userdata, struct tnd_error *err)
+{
+	if (!registry_supports_audit(reg))
+		return -ENOTSUP;
+	return reg->ops->audit_head_get(reg->ctx, visit, userdata, err);
+}
+
 int registry_ping(struct registry *reg, struct tnd_error *err)
 {
 	if (!TND_HAS_FIELD(reg->ops, struct tnd_storage_ops, ping) || reg->ops->ping == NULL)
@@ -453,6 +477,7 @@ void registry_txn_init(struct registry_txn *txn)
 {
 	memset(txn, 0, sizeof(*txn));
 	txn->idempotency_index = -1;
+	txn->audit_index = -1;
 }
 
 void registry_txn_clear(struct registry_txn *txn)
@@ -536,6 +561,8 @@ void registry_txn_put_tenant(struct registry_txn *txn, const struct tenant_row *
 		txn->records[0] = r;
 		if (txn->idempotency_index >= 0)
 			txn->idempotency_index++;
+		if (txn->audit_index >= 0)
+			txn->audit_index++;
 	}
 	free(txn->doc_id);
 	txn->doc_id = tnd_xstrdup(row->id);
@@ -572,6 +599,50 @@ void registry_txn_add_transition(struct registry_txn *txn, const char *id, enum 
 	rec->reason = txn_str(txn, reason);
 	rec->time_ms = time_ms;
 	txn_push(txn, TND_WRITE_PHASE_APPEND, 0, rec);
+
+	/* every lifecycle transition is audited, whoever makes it */
+	{
+		char target[160];
+		struct audit_event ev = {
+			.time_ms = time_ms,
+			.tenant_id = id,
+			.actor = actor,
+			.action = "tenant.transition",
+			.target = target,
+			.previous_state = rec->from_phase,
+			.new_state = rec->to_phase,
+			.outcome = AUDIT_OUTCOME_SUCCEEDED,
+			.reason = reason,
+			.request_id = request_id,
+			.correlation_id = request_id,
+		};
+		snprintf(target, sizeof(target), "tenant/%s", id);
+		registry_txn_add_audit(txn, &ev);
+	}
+}
+
+void registry_txn_add_audit(struct registry_txn *txn, const struct audit_event *ev)
+{
+	struct tnd_audit_record *rec;
+
+	if (!audit_enabled())
+		return;
+	rec = tnd_xcalloc(1, sizeof(*rec));
+	rec->size = sizeof(*rec);
+	rec->time_ms = ev->time_ms ? ev->time_ms : tnd_now_ms();
+	rec->tenant_id = txn_str(txn, ev->tenant_id);
+	rec->actor = txn_str(txn, ev->actor);
+	rec->action = txn_str(txn, ev->action);
+	rec->target = txn_str(txn, ev->target);
+	rec->previous_state = txn_str(txn, ev->previous_state);
+	rec->new_state = txn_str(txn, ev->new_state);
+	rec->outcome = txn_str(txn, ev->outcome);
+	rec->reason = txn_str(txn, ev->reason);
+	rec->request_id = txn_str(txn, ev->request_id);
+	rec->correlation_id = txn_str(txn, ev->correlation_id);
+	if (txn->audit_index < 0)
+		txn->audit_index = (int)txn->n;
+	txn_push(txn, TND_WRITE_AUDIT, 0, rec);
 }
 
 void registry_txn_add_idempotency(struct registry_txn *txn, const char *key, const char *request_hash, int status,

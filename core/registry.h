@@ -22,6 +22,7 @@ struct tnd_loaded_plugin;
 struct registry;
 struct doc_entry;
 struct workflow;
+struct audit_event;
 
 /** An owned copy of a tenant's head row. */
 struct tenant_row {
@@ -111,12 +112,22 @@ struct workflow *workflow_from_record(const struct tnd_workflow_record *rec);
 int registry_credential_get(struct registry *reg, const char *tenant_id, char **ret_key_id, char **ret_sealed,
 			    struct tnd_error *err);
 
+/* --- audit (storage ABI 1.2) --------------------------------------------- */
+
+/** True when the driver has the audit write kind and read ops (ABI >= 1.2). */
+bool registry_supports_audit(const struct registry *reg);
+/** Visit audit records matching @query (driver records, borrowed). */
+int registry_audit_list(struct registry *reg, const struct tnd_audit_query *query, tnd_audit_visit_fn *visit,
+			void *userdata, struct tnd_error *err);
+/** Visit the chain head; -ENOENT if no record was ever written. */
+int registry_audit_head(struct registry *reg, tnd_audit_head_visit_fn *visit, void *userdata, struct tnd_error *err);
+
 int registry_ping(struct registry *reg, struct tnd_error *err);
 int registry_maintain(struct registry *reg, struct tnd_error *err);
 
 /* --- writing -------------------------------------------------------------- */
 
-#define REGISTRY_TXN_MAX_WRITES 16
+#define REGISTRY_TXN_MAX_WRITES 32
 
 /** A mutation being assembled.  Strings handed to txn_* are copied. */
 struct registry_txn {
@@ -127,6 +138,7 @@ struct registry_txn {
 	size_t n_strings;
 	/* what each write is, for telling conflicts apart after a failed commit */
 	int idempotency_index;  /* -1 if none */
+	int audit_index;        /* the first audit write, -1 if none */
 	/* the tenant this txn writes, whose cached document it invalidates */
 	char *doc_id;
 	/* the last value serialized, so one manifest is dumped once per txn */
@@ -155,6 +167,9 @@ void registry_txn_put_workflow(struct registry_txn *txn, const struct workflow *
 void registry_txn_put_credential(struct registry_txn *txn, const char *tenant_id, const char *key_id,
 				 const char *sealed, int64_t now_ms);
 void registry_txn_delete_credential(struct registry_txn *txn, const char *tenant_id);
+/** Append the audit record of @ev (a no-op while auditing is off, see audit.h).
+ *  Phase transitions add theirs by themselves. */
+void registry_txn_add_audit(struct registry_txn *txn, const struct audit_event *ev);
 
 /** Commit atomically and durably.  On failure *@ret_failed_index names the
  *  failing write (compare with txn->idempotency_index). */

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit.h"
 #include "conf.h"
 #include "host.h"
 #include "lifecycle.h"
@@ -161,9 +162,35 @@ static enum service_outcome service_replay(struct registry *reg, const struct re
 	return SERVICE_DONE;
 }
 
+/* The request's own audit record, in the transaction of its change. */
+static void service_audit(struct registry_txn *txn, const struct request_ctx *rctx, const char *id,
+			  enum tnd_phase from, enum tnd_phase to)
+{
+	char target[160];
+	struct audit_event ev = {
+		.tenant_id = id,
+		.actor = rctx->actor,
+		.action = rctx->action ? rctx->action : "tenant.apply",
+		.target = rctx->target,
+		.previous_state = from == TND_PHASE_INVALID ? NULL : lifecycle_state_name(from),
+		.new_state = lifecycle_state_name(to),
+		.outcome = AUDIT_OUTCOME_SUCCEEDED,
+		.reason = from == to ? "unchanged" : NULL,
+		.request_id = rctx->request_id,
+		.correlation_id = rctx->request_id,
+	};
+
+	if (ev.target == NULL) {
+		snprintf(target, sizeof(target), "/v1/tenants/%s", id);
+		ev.target = target;
+	}
+	registry_txn_add_audit(txn, &ev);
+}
+
 /*
  * Commit @txn (adding the idempotency record of @response first).  Hands
- * @response over to *ret_response on success, drops it otherwise.
+ * @response over to *ret_response on success, drops it otherwise.  An
+ * audit write that fails (sealing included) fails it all: 503.
  */
 static enum service_outcome service_commit(struct registry *reg, struct registry_txn *txn,
 					   const struct request_ctx *rctx, json_t *response,
@@ -266,8 +293,10 @@ static enum service_outcome service_unchanged(struct registry *reg, const struct
 	policy_decision_clear(&decision);
 	response = service_row_response(200, row, false);
 	registry_txn_init(&txn);
+	service_audit(&txn, rctx, row->id, row->state, row->state);
 	/* quotas: a reloaded plan or an ended override is recorded by the next apply */
-	if (!tenant_quotas_refresh(reg, conf, &txn, row, rctx, tnd_now_ms()) && rctx->idempotency_key == NULL) {
+	tenant_quotas_refresh(reg, conf, &txn, row, rctx, tnd_now_ms());
+	if (rctx->idempotency_key == NULL && txn.n == 0) {
 		registry_txn_clear(&txn);
 		*ret_response = response;
 		return SERVICE_DONE;
@@ -409,6 +438,7 @@ static enum service_outcome service_create(struct registry *reg, const struct tn
 		goto out;
 	}
 	registry_txn_put_tenant(&txn, &row, -1);
+	service_audit(&txn, rctx, id, TND_PHASE_INVALID, target);
 	registry_txn_add_version(&txn, id, 1, norm, rctx->actor, rctx->request_id, now);
 	registry_txn_add_transition(&txn, id, TND_PHASE_INVALID, TND_PHASE_DRAFT, 1, rctx->actor, rctx->request_id,
 				    "created", now);
@@ -519,6 +549,7 @@ static enum service_outcome service_update(struct registry *reg, const struct tn
 		goto out;
 	}
 	registry_txn_put_tenant(&txn, &next, row->revision);
+	service_audit(&txn, rctx, row->id, row->state, target);
 	registry_txn_add_version(&txn, row->id, next.version, manifest, rctx->actor, rctx->request_id, now);
 	if (from != TND_PHASE_INVALID)
 		registry_txn_add_transition(&txn, row->id, from, next.phase, next.version, rctx->actor,

@@ -31,6 +31,8 @@ struct request_ctx {
 	const char *request_hash;       /* hex SHA-256 of method, path and body */
 	int64_t idempotency_ttl_ms;
 	bool dry_run;                   /* ?dryRun=true: run every gate, write nothing */
+	const char *action;             /* audit: "tenant.apply", "tenant.suspend", ... (NULL: derived) */
+	const char *target;             /* audit: the request path, or NULL */
 };
 
 enum tenant_action {

@@ -47,6 +47,9 @@ enum tnd_json_type {
 	TND_JSON_NULL,
 };
 
+struct tnd_audit_record;
+struct tnd_audit_digest;
+
 struct tnd_host {
 	uint32_t size;          /**< sizeof(struct tnd_host) as the core built it */
 	uint16_t abi_major;
@@ -128,6 +131,36 @@ struct tnd_host {
 
 	/** The core's private data; plugins never touch it. */
 	void *core_private;
+
+	/* --- ABI 1.2: audit --------------------------------------------------- */
+
+	/**
+	 * Hash audit record @rec as number @seq after the record whose hash is
+	 * @prev_hash (64 hex digits; 64 zeros before the first): SHA-256 over
+	 * its canonical form (docs/audit.md), and the id of the key that will
+	 * sign it.  Storage drivers call it inside the transaction that writes
+	 * @rec, in commit order.  0, or a negative errno (no signing key) that
+	 * must fail the commit.
+	 */
+	int (*audit_hash)(const struct tnd_host *host, const struct tnd_audit_record *rec, int64_t seq,
+			  const char *prev_hash, struct tnd_audit_digest *ret_digest, struct tnd_error *err);
+	/**
+	 * Sign @n record hashes (hex, from audit_hash) into @ret_signatures
+	 * (base64, NUL-terminated), possibly on several threads.  Drivers call
+	 * it once before committing a transaction that appended audit records,
+	 * for all of them: signing in commit order one by one would serialize
+	 * it behind the single writer.  0, or a negative errno that must fail
+	 * the transaction.
+	 */
+	int (*audit_sign_records)(const struct tnd_host *host, size_t n, const char *const *hashes,
+				  char (*ret_signatures)[89], struct tnd_error *err);
+	/**
+	 * Sign the chain head (record @seq with hash @hash) into @ret_signature
+	 * (base64, NUL-terminated).  Drivers call it once before committing a
+	 * transaction that appended audit records.  0 or a negative errno.
+	 */
+	int (*audit_sign_head)(const struct tnd_host *host, int64_t seq, const char *hash, char ret_signature[89],
+			       struct tnd_error *err);
 };
 
 #ifdef __cplusplus

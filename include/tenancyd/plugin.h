@@ -28,6 +28,13 @@
  *     hands in are borrowed for the duration of the call (…_get0 style);
  *     output the plugin produces goes into a struct tnd_buf that the core
  *     owns and grows through host->buf_append().
+ *
+ * Minors: 1.1 appended reconcile workflows and credentials to the storage
+ * ops; 1.2 appends the audit trail (storage write kind TND_WRITE_AUDIT,
+ * the audit_list and audit_head_get storage ops, host->audit_hash,
+ * host->audit_sign_records and host->audit_sign_head).
+ * A 1.2 core loads 1.0 and 1.1 plugins (it checks sizes before using the
+ * appended fields); a 1.1 core refuses a 1.2 plugin (rule 4).
  */
 #ifndef TENANCYD_PLUGIN_H
 #define TENANCYD_PLUGIN_H

@@ -29,11 +29,19 @@
  * History: ABI 1.0 — tenants, lineage, phase transitions, idempotency.
  * ABI 1.1 appended reconcile workflows and encrypted tenant credentials
  * (write kinds 6–9, the `unsettled` search filter, and the workflow and
- * credential read ops at the end of the ops table).
- * ABI 1.2 appends time-limited administrative overrides (the block marked
- * "ABI 1.2: overrides": write kind 20, the override_list op) and, in the
- * block marked "ABI 1.2: quotas", the history of a tenant's effective
- * quotas (write kind 50, the quota_list op).
+ * credential read ops at the end of the ops table).  ABI 1.2 appended
+ * time-limited administrative overrides (the block marked "ABI 1.2:
+ * overrides": write kind 20, the override_list op) and the signed,
+ * hash-chained audit trail: write kind 10 (TND_WRITE_AUDIT), whose
+ * seq, prevHash, hash and signature the driver fills in its serialized
+ * commit path through the host's audit_hash(), audit_sign_records() and
+ * audit_sign_head(), and the audit read ops
+ * (audit_list, audit_head_get) at the end of the ops table.  A 1.2 core
+ * runs a 1.1 driver without overrides or an audit trail (it says so at
+ * start-up); a 1.1 core never sends kinds 10 or 20 and never reads past
+ * credential_get.
+ * The block marked "ABI 1.2: quotas" appends the history of a tenant's
+ * effective quotas (write kind 50, the quota_list op).
  */
 #ifndef TENANCYD_STORAGE_H
 #define TENANCYD_STORAGE_H
@@ -134,6 +142,18 @@ enum tnd_write_kind {
 	/** record: tnd_override_record.  -EEXIST if the id exists.  (Numbered
 	 *  apart from other 1.2 kinds, which were added alongside.) */
 	TND_WRITE_OVERRIDE_INSERT = 20,
+	/* --- ABI 1.2: audit --- */
+	/** record: tnd_audit_record.  The driver assigns seq = head seq + 1
+	 *  and prev_hash = head hash, in commit order, inside the transaction
+	 *  that applies the write; asks the host's audit_hash() for its hash;
+	 *  inserts the record and moves the chain head.  Before the
+	 *  transaction commits, it has every record it appended signed with
+	 *  one call of audit_sign_records() and the head with audit_sign_head()
+	 *  (only the last head of a transaction is ever seen), so no unsigned
+	 *  record or head becomes durable.  Any failure (hashing or signing
+	 *  included) fails the commit; a chain whose head is missing or taken
+	 *  fails with -EBADMSG. */
+	TND_WRITE_AUDIT = 10,
 	/* --- ABI 1.2: quotas --- */
 	/** record: tnd_quota_record.  Appends one entry to a tenant's quota
 	 *  history; the driver assigns seq.  (Numbered 50-59 apart from other
@@ -200,6 +220,47 @@ struct tnd_override_query {
 };
 
 /**
+ * One audit record (ABI 1.2, DESIGN §8).  On write the core fills time_ms
+ * and the descriptive fields; seq, prev_hash, hash, signature and key_id are
+ * ignored (the driver obtains them from the host).  On read every field
+ * is set; optional ones are NULL.
+ */
+struct tnd_audit_record {
+	uint32_t size;
+	int64_t seq;                 /**< 1, 2, 3, ... in commit order, no gaps */
+	int64_t time_ms;
+	const char *tenant_id;       /**< NULL when the action concerns no tenant */
+	const char *actor;
+	const char *action;          /**< "tenant.apply", "tenant.transition", "workflow.step", ... */
+	const char *target;          /**< what was acted on, e.g. "/v1/tenants/acme" or "workflow/<id>" */
+	const char *previous_state;  /**< may be NULL */
+	const char *new_state;       /**< may be NULL */
+	const char *outcome;         /**< succeeded, rejected, denied, failed */
+	const char *reason;          /**< may be NULL: why (problem type, step error, ...) */
+	const char *request_id;      /**< may be NULL */
+	const char *correlation_id;  /**< may be NULL */
+	const char *key_id;          /**< the signing key's id */
+	const char *prev_hash;       /**< hex SHA-256 of the previous record, 64 zeros for seq 1 */
+	const char *hash;            /**< hex SHA-256 of the record's canonical form */
+	const char *signature;       /**< base64 Ed25519 signature of the 32 hash bytes */
+};
+
+/** The chain head: the newest record's seq and hash, signed apart (ABI 1.2). */
+struct tnd_audit_head {
+	uint32_t size;
+	int64_t seq;
+	const char *hash;
+	const char *key_id;
+	const char *signature;       /**< base64 Ed25519 over the head message (docs/audit.md) */
+};
+
+/** What the host's audit_hash() hands back (ABI 1.2). */
+struct tnd_audit_digest {
+	char hash[65];
+	char key_id[17];
+};
+
+/**
  * One entry of a tenant's effective-quota history (ABI 1.2): the quotas in
  * force from @time_ms on, written in the transaction of the change that
  * made them (an accepted manifest version or an administrative override).
@@ -262,6 +323,19 @@ struct tnd_workflow_query {
 	uint32_t limit;                  /**< 0: driver default 100, at most 1000 */
 };
 
+/** Audit search (ABI 1.2).  NULL/0 fields do not filter; ordered by seq. */
+struct tnd_audit_query {
+	uint32_t size;
+	const char *tenant_id;
+	const char *actor;
+	const char *action;
+	const char *outcome;
+	int64_t after_ms;                /**< only time_ms >= this (0: no bound) */
+	int64_t until_ms;                /**< only time_ms < this (0: no bound) */
+	int64_t after_seq;               /**< exclusive cursor */
+	uint32_t limit;                  /**< 0: driver default 100, at most 1000 */
+};
+
 typedef int tnd_tenant_visit_fn(const struct tnd_tenant_record *rec, void *userdata);
 typedef int tnd_version_visit_fn(const struct tnd_version_record *rec, void *userdata);
 typedef int tnd_phase_visit_fn(const struct tnd_phase_record *rec, void *userdata);
@@ -269,6 +343,8 @@ typedef int tnd_idempotency_visit_fn(const struct tnd_idempotency_record *rec, v
 typedef int tnd_workflow_visit_fn(const struct tnd_workflow_record *rec, void *userdata);
 typedef int tnd_credential_visit_fn(const struct tnd_credential_record *rec, void *userdata);
 typedef int tnd_override_visit_fn(const struct tnd_override_record *rec, void *userdata);
+typedef int tnd_audit_visit_fn(const struct tnd_audit_record *rec, void *userdata);
+typedef int tnd_audit_head_visit_fn(const struct tnd_audit_head *head, void *userdata);
 typedef int tnd_quota_visit_fn(const struct tnd_quota_record *rec, void *userdata);
 
 /** Apply @writes atomically and durably.  On failure nothing is written and
@@ -311,6 +387,15 @@ typedef int tnd_storage_workflow_list_fn(void *ctx, const struct tnd_workflow_qu
 /** Visit the credentials of @tenant_id.  -ENOENT if there are none.  (ABI 1.1) */
 typedef int tnd_storage_credential_get_fn(void *ctx, const char *tenant_id, tnd_credential_visit_fn *visit,
 					  void *userdata, struct tnd_error *err);
+/** Visit overrides matching @query in id order.  (ABI 1.2) */
+typedef int tnd_storage_override_list_fn(void *ctx, const struct tnd_override_query *query,
+					 tnd_override_visit_fn *visit, void *userdata, struct tnd_error *err);
+/** Visit audit records matching @query in seq order.  (ABI 1.2) */
+typedef int tnd_storage_audit_list_fn(void *ctx, const struct tnd_audit_query *query, tnd_audit_visit_fn *visit,
+				      void *userdata, struct tnd_error *err);
+/** Visit the chain head.  -ENOENT if no record was ever written.  (ABI 1.2) */
+typedef int tnd_storage_audit_head_get_fn(void *ctx, tnd_audit_head_visit_fn *visit, void *userdata,
+					  struct tnd_error *err);
 
 /**
  * The ops table.  Mandatory in v1: commit, tenant_get, tenant_search,
@@ -318,14 +403,11 @@ typedef int tnd_storage_credential_get_fn(void *ctx, const char *tenant_id, tnd_
  * maintain, ping.  ABI 1.1 appends workflow_get, workflow_list and
  * credential_get; a driver built for 1.0 lacks them and the core then runs
  * without the reconcile engine (it says so at start-up).  ABI 1.2 appends
- * override_list; without it POST /v1/overrides answers 501.  The "ABI 1.2:
- * quotas" block appends quota_list; without it no quota history is kept
- * and GET /v1/tenants/{id}/quotas shows an empty history.
+ * override_list (without it POST /v1/overrides answers 501), audit_list
+ * and audit_head_get (a driver without them runs without an audit trail).
+ * The "ABI 1.2: quotas" block appends quota_list; without it no quota
+ * history is kept and GET /v1/tenants/{id}/quotas shows an empty history.
  */
-/** Visit overrides matching @query in id order.  (ABI 1.2) */
-typedef int tnd_storage_override_list_fn(void *ctx, const struct tnd_override_query *query,
-					 tnd_override_visit_fn *visit, void *userdata, struct tnd_error *err);
-
 /** Visit the quota history entries matching @query in seq order.  (ABI 1.2: quotas) */
 typedef int tnd_storage_quota_list_fn(void *ctx, const struct tnd_quota_query *query, tnd_quota_visit_fn *visit,
 				      void *userdata, struct tnd_error *err);
@@ -347,6 +429,9 @@ struct tnd_storage_ops {
 	tnd_storage_credential_get_fn *credential_get;
 	/* --- ABI 1.2: overrides --- */
 	tnd_storage_override_list_fn *override_list;
+	/* --- ABI 1.2: audit --- */
+	tnd_storage_audit_list_fn *audit_list;
+	tnd_storage_audit_head_get_fn *audit_head_get;
 	/* --- ABI 1.2: quotas --- */
 	tnd_storage_quota_list_fn *quota_list;
 };

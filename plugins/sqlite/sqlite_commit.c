@@ -215,6 +215,7 @@ static void commit_run_group(struct store *store, struct store_commit_request *b
 			commit_fail_group(batch, r, err.message);
 			goto count;
 		}
+		writer->audit_head_pending = false;
 		r = commit_run_pass(host, writer, batch);
 		if (r < 0 && r != -EAGAIN)
 			goto count;
@@ -239,6 +240,16 @@ static void commit_run_group(struct store *store, struct store_commit_request *b
 		r = store_conn_run(writer, "ROLLBACK", &err);
 		if (r < 0)
 			host->log(host, TND_LOG_WARNING, "rollback of an empty group failed: %s", err.message);
+		goto count;
+	}
+	/* the audit chain head, once for the whole group (sqlite_write_audit.c) */
+	r = store_audit_sign_head(host, writer, &err);
+	if (r < 0) {
+		host->log(host, TND_LOG_ERROR, "cannot sign the audit chain head, the group of %llu fails: %s",
+			  (unsigned long long)n_ok, err.message);
+		if (!sqlite3_get_autocommit(writer->db))
+			sqlite3_exec(writer->db, "ROLLBACK", NULL, NULL, NULL);
+		commit_fail_group(batch, r, err.message);
 		goto count;
 	}
 	r = store_conn_run(writer, "COMMIT", &err);

@@ -52,6 +52,8 @@ struct store_stmt_slot {
 struct store_conn {
 	sqlite3 *db;
 	uint64_t use_clock;
+	bool audit_head_pending;   /* writer: records and head await their signatures (sqlite_write_audit.c) */
+	int64_t audit_unsigned_from; /* writer: the first seq this transaction appended */
 	struct store_stmt_slot slots[STORE_STMT_CACHE_SLOTS];
 };
 
@@ -188,6 +190,19 @@ int store_override_prepare(const struct tnd_write *write, struct tnd_error *err)
 int store_override_apply(struct store_conn *writer, const struct store_prepared_write *write,
 			 struct tnd_error *err);
 
+/* --- audit records (sqlite_write_audit.c) ------------------------------------------ */
+
+/** Validate a TND_WRITE_AUDIT write (and that the host can seal records). */
+int store_audit_prepare(const struct tnd_host *host, const struct tnd_write *write, struct tnd_error *err);
+/** Number, hash and insert one audit record and move the chain head, on
+ *  the writer inside the current transaction: so in commit order.  The
+ *  record and the head are left unsigned until store_audit_sign_head(). */
+int store_audit_apply(const struct tnd_host *host, struct store_conn *writer, const struct tnd_audit_record *rec,
+		      struct tnd_error *err);
+/** Before COMMIT: sign the records this transaction appended (in one
+ *  batch, on several threads) and the chain head.  A failure must fail the
+ *  whole transaction. */
+int store_audit_sign_head(const struct tnd_host *host, struct store_conn *writer, struct tnd_error *err);
 /* --- quota history writes (sqlite_write_quotas.c, ABI 1.2: quotas) ------------------ */
 
 /** Validate a write of kind TND_WRITE_QUOTA_APPEND. */
@@ -278,6 +293,8 @@ tnd_storage_workflow_get_fn store_workflow_get;
 tnd_storage_workflow_list_fn store_workflow_list;
 tnd_storage_credential_get_fn store_credential_get;
 tnd_storage_override_list_fn store_override_list;
+tnd_storage_audit_list_fn store_audit_list;
+tnd_storage_audit_head_get_fn store_audit_head_get;
 tnd_storage_quota_list_fn store_quota_list;
 
 #endif /* TND_SQLITE_INTERNAL_H */

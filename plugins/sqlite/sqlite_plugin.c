@@ -285,6 +285,8 @@ static const struct tnd_storage_ops plugin_ops = {
 	.workflow_list = store_workflow_list,
 	.credential_get = store_credential_get,
 	.override_list = store_override_list,
+	.audit_list = store_audit_list,
+	.audit_head_get = store_audit_head_get,
 	.quota_list = store_quota_list,
 };
 

@@ -1,8 +1,8 @@
 /*
  * sqlite_read.c — the read ops: tenant_get, tenant_search, version_list,
  * version_get, phase_list, idempotency_get, ping, and those of ABI 1.1:
- * workflow_get, workflow_list, credential_get; override_list (ABI 1.2);
- * quota_list (ABI 1.2: quotas).
+ * workflow_get, workflow_list, credential_get, and those of ABI 1.2:
+ * override_list, audit_list, audit_head_get, quota_list.
  *
  * Each read borrows a connection from the read pool, runs one statement
  * from that connection's cache, copies the rows into one buffer and gives
@@ -617,5 +617,108 @@ int store_ping(void *ctx, struct tnd_error *err)
 	r = read_run(ctx, "SELECT 1 FROM tenants LIMIT 1", NULL, 0, &rows, err);
 	if (r == 0)
 		read_rows_free(&rows);
+	return r;
+}
+
+/* --- audit (ABI 1.2) ------------------------------------------------------------------------ */
+
+#define READ_AUDIT_COLUMNS                                                                                  \
+	"seq, time_ms, tenant_id, actor, action, target, previous_state, new_state, outcome, reason, request_id," \
+	" correlation_id, key_id, prev_hash, hash, signature"
+
+int store_audit_list(void *ctx, const struct tnd_audit_query *query, tnd_audit_visit_fn *visit, void *userdata,
+		     struct tnd_error *err)
+{
+	static const struct {
+		const char *column;
+		size_t offset;
+	} filters[] = {
+		{ "tenant_id", offsetof(struct tnd_audit_query, tenant_id) },
+		{ "actor", offsetof(struct tnd_audit_query, actor) },
+		{ "action", offsetof(struct tnd_audit_query, action) },
+		{ "outcome", offsetof(struct tnd_audit_query, outcome) },
+	};
+	struct store_param params[8];
+	struct read_rows rows;
+	char sql[1024];
+	size_t n = 0, len;
+	int r;
+
+	if (query == NULL || query->size < STORE_RECORD_SIZE(struct tnd_audit_query, limit)) {
+		tnd_error_set(err, "audit query missing or smaller than ABI 1.2's");
+		return -EINVAL;
+	}
+	len = (size_t)snprintf(sql, sizeof(sql), "SELECT " READ_AUDIT_COLUMNS " FROM audit_log WHERE seq > ?1");
+	params[n++] = STORE_INT(query->after_seq);
+	for (size_t i = 0; i < sizeof(filters) / sizeof(filters[0]); i++) {
+		const char *value = *(const char *const *)((const char *)query + filters[i].offset);
+		if (value == NULL)
+			continue;
+		params[n++] = STORE_TEXT(value);
+		len += (size_t)snprintf(sql + len, sizeof(sql) - len, " AND %s = ?%zu", filters[i].column, n);
+	}
+	if (query->after_ms > 0) {
+		params[n++] = STORE_INT(query->after_ms);
+		len += (size_t)snprintf(sql + len, sizeof(sql) - len, " AND time_ms >= ?%zu", n);
+	}
+	if (query->until_ms > 0) {
+		params[n++] = STORE_INT(query->until_ms);
+		len += (size_t)snprintf(sql + len, sizeof(sql) - len, " AND time_ms < ?%zu", n);
+	}
+	params[n++] = STORE_INT(store_read_limit(query->limit));
+	snprintf(sql + len, sizeof(sql) - len, " ORDER BY seq LIMIT ?%zu", n);
+
+	r = read_run(ctx, sql, params, n, &rows, err);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < rows.n_rows; i++) {
+		struct tnd_audit_record rec = {
+			.size = sizeof(rec),
+			.seq = read_int(&rows, i, 0),
+			.time_ms = read_int(&rows, i, 1),
+			.tenant_id = read_text(&rows, i, 2),
+			.actor = read_text(&rows, i, 3),
+			.action = read_text(&rows, i, 4),
+			.target = read_text(&rows, i, 5),
+			.previous_state = read_text(&rows, i, 6),
+			.new_state = read_text(&rows, i, 7),
+			.outcome = read_text(&rows, i, 8),
+			.reason = read_text(&rows, i, 9),
+			.request_id = read_text(&rows, i, 10),
+			.correlation_id = read_text(&rows, i, 11),
+			.key_id = read_text(&rows, i, 12),
+			.prev_hash = read_text(&rows, i, 13),
+			.hash = read_text(&rows, i, 14),
+			.signature = read_text(&rows, i, 15),
+		};
+		if (visit(&rec, userdata) != 0)
+			break;
+	}
+	read_rows_free(&rows);
+	return 0;
+}
+
+int store_audit_head_get(void *ctx, tnd_audit_head_visit_fn *visit, void *userdata, struct tnd_error *err)
+{
+	struct read_rows rows;
+	int r;
+
+	r = read_run(ctx, "SELECT seq, hash, key_id, signature FROM audit_head WHERE id = 1", NULL, 0, &rows, err);
+	if (r < 0)
+		return r;
+	if (rows.n_rows == 0) {
+		tnd_error_set(err, "no audit chain head");
+		r = -ENOENT;
+	} else if (visit != NULL) {
+		struct tnd_audit_head head = {
+			.size = sizeof(head),
+			.seq = read_int(&rows, 0, 0),
+			.hash = read_text(&rows, 0, 1),
+			.key_id = read_text(&rows, 0, 2),
+			.signature = read_text(&rows, 0, 3),
+		};
+		visit(&head, userdata);
+	}
+	read_rows_free(&rows);
 	return r;
 }

@@ -193,9 +193,44 @@ static const char store_schema_v4[] =
 	"CREATE INDEX overrides_by_tenant ON overrides(tenant_id, expires_ms);";
 
 /*
+ * Version 5 (storage ABI 1.2): the audit trail.  seq is assigned by the
+ * writer (head seq + 1) rather than by SQLite, because the hash chain
+ * covers it: a plain INTEGER PRIMARY KEY, no AUTOINCREMENT.  audit_head is
+ * the chain head (one row), signed apart from the records so that cutting
+ * records off the end shows (docs/audit.md).  Only the tenant filter gets
+ * an index: every mutation writes a record, and the other filters of an
+ * audit search are rare enough to scan in seq order.
+ */
+static const char store_schema_v5[] =
+	"CREATE TABLE audit_log ("
+	" seq INTEGER PRIMARY KEY NOT NULL,"
+	" time_ms INTEGER NOT NULL,"
+	" tenant_id TEXT,"
+	" actor TEXT,"
+	" action TEXT,"
+	" target TEXT,"
+	" previous_state TEXT,"
+	" new_state TEXT,"
+	" outcome TEXT,"
+	" reason TEXT,"
+	" request_id TEXT,"
+	" correlation_id TEXT,"
+	" key_id TEXT NOT NULL,"
+	" prev_hash TEXT NOT NULL,"
+	" hash TEXT NOT NULL,"
+	" signature TEXT NOT NULL);"
+	"CREATE INDEX audit_by_tenant ON audit_log(tenant_id, seq) WHERE tenant_id IS NOT NULL;"
+	"CREATE TABLE audit_head ("
+	" id INTEGER PRIMARY KEY CHECK (id = 1),"
+	" seq INTEGER NOT NULL,"
+	" hash TEXT NOT NULL,"
+	" key_id TEXT NOT NULL,"
+	" signature TEXT NOT NULL);";
+
+/*
  * Version 8 (storage ABI 1.2: quotas): the history of each tenant's
  * effective quotas, appended with the version or override that changed
- * them.  (Versions 5-7 are taken by changes made alongside; a gap is fine,
+ * them.  (Versions 6 and 7 are taken by changes made alongside; a gap is fine,
  * migrations run in ascending order of the versions listed here.)
  */
 static const char store_schema_v8[] =
@@ -217,6 +252,7 @@ static const struct store_migration store_migrations[] = {
 	  store_schema_v2 },
 	{ 3, "reconcile workflows, tenant credentials, index of unsettled tenants", store_schema_v3 },
 	{ 4, "administrative overrides of tenants' rate limits", store_schema_v4 },
+	{ 5, "audit trail: hash-chained signed records and the signed chain head", store_schema_v5 },
 	{ 8, "history of tenants' effective quotas", store_schema_v8 },
 };
 

@@ -212,6 +212,7 @@ static int write_prepare_one(const struct tnd_host *host, const struct tnd_write
 	case TND_WRITE_CREDENTIAL_PUT:
 	case TND_WRITE_CREDENTIAL_DELETE:
 	case TND_WRITE_OVERRIDE_INSERT:
+	case TND_WRITE_AUDIT:
 	case TND_WRITE_QUOTA_APPEND:
 		break;
 	default:
@@ -234,6 +235,8 @@ static int write_prepare_one(const struct tnd_host *host, const struct tnd_write
 		return store_reconcile_prepare(write, err);
 	case TND_WRITE_OVERRIDE_INSERT:
 		return store_override_prepare(write, err);
+	case TND_WRITE_AUDIT:
+		return store_audit_prepare(host, write, err);
 	case TND_WRITE_QUOTA_APPEND:
 		return store_quota_prepare(write, err);
 	case TND_WRITE_VERSION_APPEND: {
@@ -658,6 +661,8 @@ int store_write_apply(const struct tnd_host *host, struct store_conn *writer,
 		return store_reconcile_apply(writer, write, err);
 	case TND_WRITE_OVERRIDE_INSERT:
 		return store_override_apply(writer, write, err);
+	case TND_WRITE_AUDIT:
+		return store_audit_apply(host, writer, write->record, err);
 	case TND_WRITE_QUOTA_APPEND:
 		return store_quota_apply(writer, write, err);
 	default:

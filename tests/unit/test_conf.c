@@ -344,7 +344,7 @@ static void test_syntax_error(void **state)
 static void test_unknown_keys(void **state)
 {
 	(void)state;
-	assert_conf_error(MINIMAL "audit: { key = \"x\"; }; #!\n", "unknown setting 'audit'");
+	assert_conf_error(MINIMAL "audit: { key = \"x\"; }; #!\n", "unknown setting 'audit.key'");
 	assert_conf_error("api: {\n  listn = \"127.0.0.1:1\"; #!\n  tokens_file = \"tokens\";\n};\n"
 			  PLUGINS_OK REGIONS_OK PLANS_OK,
 			  "unknown setting 'api.listn'");
