@@ -192,6 +192,41 @@ static const char store_schema_v4[] =
 	" expires_ms INTEGER NOT NULL) WITHOUT ROWID;"
 	"CREATE INDEX overrides_by_tenant ON overrides(tenant_id, expires_ms);";
 
+/*
+ * Version 6 (storage ABI 1.2): API tokens made through the API (only the
+ * SHA-256 of each secret, unique) and break-glass grants.  Neither is ever
+ * deleted: revoked tokens and decided or expired grants stay as history.
+ * (Version 5 is taken by the audit table, added alongside; migrations run
+ * in order of version, so the gap is harmless.)
+ */
+static const char store_schema_v6[] =
+	"CREATE TABLE tokens ("
+	" id TEXT PRIMARY KEY,"
+	" name TEXT NOT NULL,"
+	" role TEXT NOT NULL,"
+	" tenant_id TEXT,"
+	" hash TEXT NOT NULL UNIQUE,"
+	" created_by TEXT NOT NULL,"
+	" request_id TEXT,"
+	" created_ms INTEGER NOT NULL,"
+	" expires_ms INTEGER,"
+	" revoked_ms INTEGER,"
+	" revoked_by TEXT) WITHOUT ROWID;"
+	"CREATE TABLE breakglass_grants ("
+	" id TEXT PRIMARY KEY,"
+	" subject TEXT NOT NULL,"
+	" requester TEXT NOT NULL,"
+	" role TEXT NOT NULL,"
+	" reason TEXT NOT NULL,"
+	" ttl_s INTEGER NOT NULL,"
+	" state TEXT NOT NULL,"
+	" request_id TEXT,"
+	" requested_ms INTEGER NOT NULL,"
+	" decided_by TEXT,"
+	" decided_ms INTEGER,"
+	" expires_ms INTEGER) WITHOUT ROWID;"
+	"CREATE INDEX breakglass_grants_by_state ON breakglass_grants(state, id);";
+
 static const struct store_migration store_migrations[] = {
 	{ 1, "initial schema: tenants, labels, versions, phase transitions, idempotency",
 	  store_schema_v1 },
@@ -199,6 +234,7 @@ static const struct store_migration store_migrations[] = {
 	  store_schema_v2 },
 	{ 3, "reconcile workflows, tenant credentials, index of unsettled tenants", store_schema_v3 },
 	{ 4, "administrative overrides of tenants' rate limits", store_schema_v4 },
+	{ 6, "API tokens and break-glass grants", store_schema_v6 },
 };
 
 #define STORE_N_MIGRATIONS (sizeof(store_migrations) / sizeof(store_migrations[0]))
