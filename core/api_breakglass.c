@@ -164,7 +164,6 @@ struct breakglass_lister {
 	int64_t now_ms;
 	size_t seen;
 	char last[48];
-	struct tnd_grant_record *copy;  /* one grant, for the deciding routes */
 };
 
 static int breakglass_collect(const struct tnd_grant_record *rec, void *userdata)

@@ -220,9 +220,8 @@ static enum MHD_Result api_tokens_unsupported(struct api_request *req)
 
 /* --- POST /v1/tokens ------------------------------------------------------------------- */
 
-/* Check the body; fill @rec's client fields.  0, or a 422 queued. */
-static bool api_token_check(struct api_request *req, const json_t *body, struct tnd_token_record *rec,
-			    int64_t *ret_ttl, json_t *errors)
+/* Check the body and fill @rec's client fields; false with @errors filled. */
+static bool api_token_check(const json_t *body, struct tnd_token_record *rec, int64_t *ret_ttl, json_t *errors)
 {
 	static const char *const known[] = { "name", "role", "tenant", "ttlSeconds", NULL };
 	const json_t *ttl = json_object_get(body, "ttlSeconds");
@@ -252,7 +251,6 @@ static bool api_token_check(struct api_request *req, const json_t *body, struct 
 							"must be an integer from 1 to 316224000"));
 	else if (ttl)
 		*ret_ttl = json_integer_value(ttl);
-	(void)req;
 	return json_array_size(errors) == 0;
 }
 
@@ -279,7 +277,7 @@ enum MHD_Result api_token_create(struct api_request *req)
 	if (body == NULL)
 		return result;
 	errors = json_array();
-	if (!api_token_check(req, body, &rec, &ttl, errors)) {
+	if (!api_token_check(body, &rec, &ttl, errors)) {
 		json_decref(body);
 		return api_send_invalid(req, "token", errors);
 	}
@@ -302,8 +300,19 @@ enum MHD_Result api_token_create(struct api_request *req)
 	registry_txn_add_token(&txn, &rec);
 	r = registry_commit(req->server->registry, &txn, NULL, &err);
 	registry_txn_clear(&txn);
-	if (r == 0)
-		r = token_index_add(req->server->token_index, &rec);
+	if (r == 0 && token_index_add(req->server->token_index, &rec) < 0) {
+		/* stored but not indexed (cannot happen for a record that passed
+		 * the checks above): revoke it, or it would start to work at the
+		 * next restart with a secret nobody was given */
+		registry_txn_init(&txn);
+		registry_txn_revoke_token(&txn, id, "tenancyd", rec.created_ms);
+		if (registry_commit(req->server->registry, &txn, NULL, &err) < 0)
+			log_error("token %s was stored but not indexed, and could not be revoked: %s", id,
+				  err.message);
+		registry_txn_clear(&txn);
+		tnd_error_set(&err, "the token could not be indexed");
+		r = -EIO;
+	}
 	if (r < 0) {
 		explicit_bzero(secret, sizeof(secret));
 		json_decref(body);
