@@ -12,6 +12,11 @@
 #   tenant-other              the same token asking about globex: 404, never
 #                             403, so other tenants' ids do not leak
 #   none                      no Authorization header: 401
+#   raised                    an operator token (registry) holding an
+#                             approved break-glass grant: the admin column,
+#                             except that it creates no tokens and decides
+#                             no grants (403), and it runs after the admin
+#                             cell, so the token {K} is revoked already (409)
 #
 # Placeholders in PATH, resolved per column:
 #   {T}  acme-corp (globex in the tenant-other column)
@@ -34,41 +39,41 @@ tnd_require_cmd curl
 tnd_setup
 tnd_daemon_start
 
-COLUMNS="admin operator auditor viewer tenant-own tenant-other none"
+COLUMNS="admin operator auditor viewer tenant-own tenant-other none raised"
 
 # Every route of core/api_router.c's api_routes[], in its order.
 #
-# METHOD PATH                                  BODY       admin oper  audit view  t-own t-oth none
+# METHOD PATH                                  BODY       admin oper  audit view  t-own t-oth none  raised
 read -r -d '' MATRIX <<'TABLE'
-GET    /healthz                                -          200   200   200   200   200   200   200
-GET    /readyz                                 -          200   200   200   200   200   200   200
-GET    /metrics                                -          200   200   200   200   403   403   401
-GET    /v1/plans                               -          200   200   200   200   200   200   401
-GET    /v1/regions                             -          200   200   200   200   200   200   401
-GET    /v1/tenants                             -          200   200   200   200   200   200   401
-GET    /v1/tenants/{T}                         -          200   200   200   200   200   404   401
-PUT    /v1/tenants/{T}?dryRun=true             manifest   200   200   403   403   403   403   401
-DELETE /v1/tenants/m-draft?dryRun=true         -          200   200   403   403   403   403   401
-GET    /v1/tenants/{T}/versions                -          200   200   200   200   200   404   401
-GET    /v1/tenants/{T}/versions/1              -          200   200   200   200   200   404   401
-GET    /v1/tenants/{T}/transitions             -          200   200   200   200   200   404   401
-POST   /v1/tenants/{T}/suspend?dryRun=true     -          200   200   403   403   403   403   401
-POST   /v1/tenants/m-suspended/resume?dryRun=true -       200   200   403   403   403   403   401
-POST   /v1/tenants/{T}/archive?dryRun=true     -          200   200   403   403   403   403   401
-GET    /v1/tenants/{T}/credentials             -          200   403   403   403   403   403   401
-GET    /v1/workflows?tenant={T}                -          200   200   200   200   200   404   401
-GET    /v1/workflows/{W}                       -          200   200   200   200   200   404   401
-POST   /v1/workflows/{W}/retry                 -          409   409   403   403   403   403   401
-POST   /v1/overrides                           override   201   403   403   403   403   403   401
-GET    /v1/overrides                           -          200   200   200   403   403   403   401
-POST   /v1/tokens                              token      201   403   403   403   403   403   401
-GET    /v1/tokens                              -          200   200   200   403   403   403   401
-DELETE /v1/tokens/{K}                          -          200   403   403   403   403   403   401
-POST   /v1/breakglass                          breakglass 201   201   403   403   403   403   401
-GET    /v1/breakglass                          -          200   200   200   403   403   403   401
-GET    /v1/breakglass/{G}                      -          200   200   200   403   403   403   401
-POST   /v1/breakglass/{G}/approve              -          200   403   403   403   403   403   401
-POST   /v1/breakglass/{G2}/deny                -          200   403   403   403   403   403   401
+GET    /healthz                                -          200   200   200   200   200   200   200   200
+GET    /readyz                                 -          200   200   200   200   200   200   200   200
+GET    /metrics                                -          200   200   200   200   403   403   401   200
+GET    /v1/plans                               -          200   200   200   200   200   200   401   200
+GET    /v1/regions                             -          200   200   200   200   200   200   401   200
+GET    /v1/tenants                             -          200   200   200   200   200   200   401   200
+GET    /v1/tenants/{T}                         -          200   200   200   200   200   404   401   200
+PUT    /v1/tenants/{T}?dryRun=true             manifest   200   200   403   403   403   403   401   200
+DELETE /v1/tenants/m-draft?dryRun=true         -          200   200   403   403   403   403   401   200
+GET    /v1/tenants/{T}/versions                -          200   200   200   200   200   404   401   200
+GET    /v1/tenants/{T}/versions/1              -          200   200   200   200   200   404   401   200
+GET    /v1/tenants/{T}/transitions             -          200   200   200   200   200   404   401   200
+POST   /v1/tenants/{T}/suspend?dryRun=true     -          200   200   403   403   403   403   401   200
+POST   /v1/tenants/m-suspended/resume?dryRun=true -       200   200   403   403   403   403   401   200
+POST   /v1/tenants/{T}/archive?dryRun=true     -          200   200   403   403   403   403   401   200
+GET    /v1/tenants/{T}/credentials             -          200   403   403   403   403   403   401   200
+GET    /v1/workflows?tenant={T}                -          200   200   200   200   200   404   401   200
+GET    /v1/workflows/{W}                       -          200   200   200   200   200   404   401   200
+POST   /v1/workflows/{W}/retry                 -          409   409   403   403   403   403   401   409
+POST   /v1/overrides                           override   201   403   403   403   403   403   401   201
+GET    /v1/overrides                           -          200   200   200   403   403   403   401   200
+POST   /v1/tokens                              token      201   403   403   403   403   403   401   403
+GET    /v1/tokens                              -          200   200   200   403   403   403   401   200
+DELETE /v1/tokens/{K}                          -          200   403   403   403   403   403   401   409
+POST   /v1/breakglass                          breakglass 201   201   403   403   403   403   401   201
+GET    /v1/breakglass                          -          200   200   200   403   403   403   401   200
+GET    /v1/breakglass/{G}                      -          200   200   200   403   403   403   401   200
+POST   /v1/breakglass/{G}/approve              -          200   403   403   403   403   403   401   403
+POST   /v1/breakglass/{G2}/deny                -          200   403   403   403   403   403   401   403
 TABLE
 # Routes added later get their rows above, in router order.  The audit
 # routes (GET /v1/audit, GET /v1/audit/verify: auditor and admin, DESIGN.md
@@ -126,6 +131,11 @@ grant() {
 }
 GRANT=$(grant)
 GRANT2=$(grant)
+make_token "$TND_TMP/raised.token" '{"name":"m-raised","role":"operator"}'
+tnd_curl_as "$TND_TMP/raised.token" POST /v1/breakglass --data-binary '{"reason":"matrix","ttlSeconds":600}'
+tnd_assert_eq 201 "$TND_HTTP_STATUS" "break-glass request of m-raised"
+tnd_curl POST "/v1/breakglass/$(json /id)/approve"
+tnd_assert_eq 200 "$TND_HTTP_STATUS" "approve m-raised's grant"
 
 token_for() {
 	case $1 in
@@ -135,6 +145,7 @@ token_for() {
 	viewer) echo "$TND_VIEWER_TOKEN_FILE" ;;
 	tenant-own | tenant-other) echo "$TND_TMP/tenant.token" ;;
 	none) echo - ;;
+	raised) echo "$TND_TMP/raised.token" ;;
 	esac
 }
 
@@ -172,7 +183,7 @@ cells=0
 while read -r method path body expected_line; do
 	[ -n "$method" ] || continue
 	read -r -a expected <<<"$expected_line"
-	[ "${#expected[@]}" = 7 ] || tnd_hard_error "matrix row '$method $path' has ${#expected[@]} statuses, not 7"
+	[ "${#expected[@]}" = 8 ] || tnd_hard_error "matrix row '$method $path' has ${#expected[@]} statuses, not 8"
 	rows=$((rows + 1))
 	i=0
 	for column in $COLUMNS; do
@@ -190,7 +201,7 @@ while read -r method path body expected_line; do
 		i=$((i + 1))
 	done
 done <<<"$MATRIX"
-echo "$rows routes × 7 callers = $cells cells"
+echo "$rows routes × 8 callers = $cells cells"
 if [ -n "$failures" ]; then
 	printf '%s' "$failures" >&2
 	tnd_fail "$(printf '%s' "$failures" | wc -l) of $cells cells differ"
