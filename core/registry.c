@@ -15,6 +15,7 @@
 #include "doc_cache.h"
 #include "plugin_loader.h"
 #include "registry.h"
+#include "registry_internal.h"
 #include "util.h"
 #include "workflow.h"
 
@@ -754,4 +755,22 @@ void registry_txn_add_override(struct registry_txn *txn, const struct tnd_overri
 	rec->created_ms = from->created_ms;
 	rec->expires_ms = from->expires_ms;
 	txn_push(txn, TND_WRITE_OVERRIDE_INSERT, 0, rec);
+}
+
+/* --- for the registry_*.c files of later write kinds (registry_internal.h) ---- */
+
+const char *registry_txn_copy(struct registry_txn *txn, const char *s)
+{
+	return s ? txn_str(txn, s) : NULL;
+}
+
+void registry_txn_push(struct registry_txn *txn, uint32_t kind, void *record)
+{
+	txn_push(txn, kind, 0, record);
+}
+
+const struct tnd_storage_ops *registry_storage_ops(const struct registry *reg, void **ret_ctx)
+{
+	*ret_ctx = reg->ctx;
+	return reg->ops;
 }

@@ -213,6 +213,10 @@ static int write_prepare_one(const struct tnd_host *host, const struct tnd_write
 	case TND_WRITE_CREDENTIAL_DELETE:
 	case TND_WRITE_OVERRIDE_INSERT:
 	case TND_WRITE_AUDIT:
+	case TND_WRITE_TOKEN_INSERT:
+	case TND_WRITE_TOKEN_REVOKE:
+	case TND_WRITE_GRANT_INSERT:
+	case TND_WRITE_GRANT_DECIDE:
 		break;
 	default:
 		tnd_error_set(err, "write kind %u is not supported by this driver", write->kind);
@@ -236,6 +240,11 @@ static int write_prepare_one(const struct tnd_host *host, const struct tnd_write
 		return store_override_prepare(write, err);
 	case TND_WRITE_AUDIT:
 		return store_audit_prepare(host, write, err);
+	case TND_WRITE_TOKEN_INSERT:
+	case TND_WRITE_TOKEN_REVOKE:
+	case TND_WRITE_GRANT_INSERT:
+	case TND_WRITE_GRANT_DECIDE:
+		return store_tokens_prepare(write, err);
 	case TND_WRITE_VERSION_APPEND: {
 		const struct tnd_version_record *rec = write->record;
 		if (rec->size < STORE_RECORD_SIZE(struct tnd_version_record, time_ms)) {
@@ -660,6 +669,11 @@ int store_write_apply(const struct tnd_host *host, struct store_conn *writer,
 		return store_override_apply(writer, write, err);
 	case TND_WRITE_AUDIT:
 		return store_audit_apply(host, writer, write->record, err);
+	case TND_WRITE_TOKEN_INSERT:
+	case TND_WRITE_TOKEN_REVOKE:
+	case TND_WRITE_GRANT_INSERT:
+	case TND_WRITE_GRANT_DECIDE:
+		return store_tokens_apply(writer, write, err);
 	default:
 		tnd_error_set(err, "write kind %u is not supported by this driver", write->kind);
 		return -ENOTSUP;

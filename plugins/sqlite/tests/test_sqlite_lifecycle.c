@@ -170,7 +170,7 @@ static void test_schema_fresh(void **state)
 
 	harness_insert(h, "s-1");
 	value = direct_query(h->db_path, "PRAGMA user_version");
-	assert_string_equal(value, "5");
+	assert_string_equal(value, "6");
 	free(value);
 	value = direct_query(h->db_path, "PRAGMA journal_mode");
 	assert_string_equal(value, "wal");
@@ -273,8 +273,8 @@ static void test_reopen_persists(void **state)
 	assert_int_equal(h->ops->idempotency_get(h->ctx, "k", 2, NULL, NULL, &err), 0);
 	assert_int_equal(h->ops->workflow_get(h->ctx, "wf-keep", NULL, NULL, &err), 0);
 	assert_int_equal(h->ops->credential_get(h->ctx, "keep", NULL, NULL, &err), 0);
-	/* the schema was migrated once (five steps), not again */
-	assert_int_equal(testutil_log_count("schema migrated"), 5);
+	/* the schema was migrated once (six steps), not again */
+	assert_int_equal(testutil_log_count("schema migrated"), 6);
 	assert_int_equal(h->ops->ping(h->ctx, &err), 0);
 	assert_int_equal(h->ops->maintain(h->ctx, 0, &err), 0);
 }
