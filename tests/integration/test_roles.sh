@@ -74,10 +74,13 @@ GET    /v1/breakglass                          -          200   200   200   403 
 GET    /v1/breakglass/{G}                      -          200   200   200   403   403   403   401   200
 POST   /v1/breakglass/{G}/approve              -          200   403   403   403   403   403   401   403
 POST   /v1/breakglass/{G2}/deny                -          200   403   403   403   403   403   401   403
+GET    /v1/audit                               -          200   403   200   403   403   403   401   200
+GET    /v1/audit/verify                        -          200   403   200   403   403   403   401   200
+GET    /v1/audit/public-key                    -          200   403   200   403   403   403   401   200
 TABLE
 # Routes added later get their rows above, in router order.  The audit
-# routes (GET /v1/audit, GET /v1/audit/verify: auditor and admin, DESIGN.md
-# §5) belong after /v1/breakglass once core/api_audit.c lands.
+# routes are the handlers' own check: auditor and admin only (DESIGN.md §5),
+# so an operator, above auditor in the order, is refused there.
 
 json() {
 	printf '%s' "$TND_BODY" | tnd_json "$@"
