@@ -103,6 +103,21 @@ struct cli_audit_options {
 /** audit verify|list|export|public-key; verify returns -EBADMSG for a broken trail. */
 int cli_cmd_audit(struct cli_ctx *ctx, const char *subcommand, const struct cli_audit_options *opts);
 
+/* cli_cmd_tokens.c */
+struct cli_token_options {
+	const char *name;
+	const char *role;              /* admin, operator, auditor, viewer, tenant */
+	const char *tenant;            /* role tenant: the tenant it reads */
+	long ttl_s;                    /* 0: never expires */
+};
+/** POST /v1/tokens; the secret alone on stdout (details on stderr). */
+int cli_cmd_token_create(struct cli_ctx *ctx, const struct cli_token_options *opts);
+int cli_cmd_token_list(struct cli_ctx *ctx, bool all);
+int cli_cmd_token_revoke(struct cli_ctx *ctx, const char *id);
+int cli_cmd_breakglass_request(struct cli_ctx *ctx, const char *reason, long ttl_s);
+int cli_cmd_breakglass_list(struct cli_ctx *ctx, const char *state);
+int cli_cmd_breakglass_decide(struct cli_ctx *ctx, const char *id, bool approve);
+
 /* --- shared by the command files ------------------------------------------------- */
 
 /**

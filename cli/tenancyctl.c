@@ -1,8 +1,8 @@
 /*
  * tenancyctl.c — the operator CLI's entry point: the command line (global
  * and per-command options, help), endpoint and token resolution, and
- * dispatch to the commands in cli_commands.c, cli_cmd_apply.c and
- * cli_cmd_workflows.c.
+ * dispatch to the commands in cli_commands.c, cli_cmd_apply.c,
+ * cli_cmd_workflows.c and cli_cmd_tokens.c.
  *
  * Exit codes: 0 success, 1 failure (HTTP error, no connection, invalid
  * input, a --wait that failed or timed out), 2 usage (unknown command or
@@ -45,6 +45,8 @@ enum ctl_command {
 	CMD_RETRY,
 	CMD_CREDENTIALS,
 	CMD_AUDIT,
+	CMD_TOKENS,
+	CMD_BREAKGLASS,
 	CMD_QUOTAS,
 };
 
@@ -57,7 +59,8 @@ enum {
 	OPT_TENANT = 1u << 4,   /* --tenant */
 	OPT_WAIT = 1u << 5,     /* --wait[=SECONDS] */
 	OPT_AUDIT = 1u << 6,    /* --actor --action --outcome --after --until --from */
-	OPT_HISTORY = 1u << 7,  /* --history */
+	OPT_ACCESS = 1u << 7,   /* --name --role --ttl --reason */
+	OPT_HISTORY = 1u << 8,  /* --history */
 };
 
 /* What a command's ID argument names. */
@@ -65,7 +68,7 @@ enum ctl_id_kind {
 	ID_NONE,
 	ID_TENANT,
 	ID_WORKFLOW,
-	ID_SUBCOMMAND,
+	ID_SUBCOMMAND,  /* a subcommand, then maybe an ID (ctl_subcommands) */
 };
 
 static const struct ctl_command_def {
@@ -160,6 +163,40 @@ static const struct ctl_command_def {
 	  "    --limit N      page size, 1 to 1000; --all: follow the cursor (list)\n"
 	  "  public-key       print the signing key (PEM); -o json adds the keys accepted\n"
 	  "                   for verification\n" },
+	{ "tokens", CMD_TOKENS, OPT_ACCESS | OPT_TENANT | OPT_PAGE, ID_SUBCOMMAND,
+	  "tokens create --name NAME --role ROLE [--tenant ID] [--ttl SECONDS] | tokens list [--all] | "
+	  "tokens revoke TOKEN-ID",
+	  "Manage API tokens kept in the registry (admin; list: auditor too).\n"
+	  "  create   make a token; ROLE is admin, operator, auditor, viewer or tenant\n"
+	  "           (tenant needs --tenant ID).  --ttl: it expires after SECONDS.\n"
+	  "           The secret is printed to stdout ONCE; details go to stderr.\n"
+	  "  list     ID NAME ROLE TENANT STATE EXPIRES AGE (--all: revoked and\n"
+	  "           expired ones too).  Tokens of the tokens file are not listed.\n"
+	  "  revoke   the token stops working at once\n" },
+	{ "breakglass", CMD_BREAKGLASS, OPT_ACCESS | OPT_PAGE, ID_SUBCOMMAND,
+	  "breakglass request --reason TEXT [--ttl SECONDS] | breakglass list [--state S] | "
+	  "breakglass approve|deny GRANT-ID",
+	  "Time-limited admin rights that a second admin must approve.\n"
+	  "  request  (operator or admin) ask for admin for --ttl SECONDS (default 3600,\n"
+	  "           at most 86400) with a reason; the request is pending\n"
+	  "  list     ID REQUESTER STATE TTL EXPIRES DECIDED-BY REASON; --state\n"
+	  "           pending, approved, expired or denied\n"
+	  "  approve  (a different admin) your token acts as admin until it expires\n"
+	  "  deny     (admin) refuse a pending request\n" },
+};
+
+/* The subcommands of tokens, breakglass and audit, and whether they take an ID. */
+static const struct {
+	enum ctl_command command;
+	const char *name;
+	bool takes_id;
+} ctl_subcommands[] = {
+	{ CMD_TOKENS, "create", false },     { CMD_TOKENS, "list", false },
+	{ CMD_TOKENS, "revoke", true },      { CMD_BREAKGLASS, "request", false },
+	{ CMD_BREAKGLASS, "list", false },   { CMD_BREAKGLASS, "approve", true },
+	{ CMD_BREAKGLASS, "deny", true },     { CMD_AUDIT, "verify", false },
+	{ CMD_AUDIT, "list", false },        { CMD_AUDIT, "export", false },
+	{ CMD_AUDIT, "public-key", false },
 };
 
 static const char ctl_global_help[] =
@@ -214,6 +251,8 @@ static int ctl_usage_error(const char *fmt, ...)
 
 struct ctl_args {
 	const char *url, *token, *token_file, *request_id, *if_match_version, *idempotency_key, *tenant;
+	const char *name, *role, *reason;
+	long ttl_s;
 	enum cli_output_format output;
 	long timeout_s, wait_s;
 	bool verbose, help, version;
@@ -272,6 +311,7 @@ static int ctl_parse(int argc, char **argv, struct ctl_args *args)
 		O_URL = 256, O_TOKEN, O_TOKEN_FILE, O_REQUEST_ID, O_IF_MATCH, O_IDEMPOTENCY_KEY, O_TIMEOUT,
 		O_VERSION, O_STATE, O_ISOLATION, O_REGION, O_PLAN, O_LABEL, O_LIMIT, O_ALL, O_TENANT, O_WAIT,
 		O_ACTOR, O_ACTION, O_OUTCOME, O_AFTER, O_UNTIL, O_FROM, O_EXPORT, O_KEY, O_ANCHOR,
+		O_NAME, O_ROLE, O_TTL, O_REASON,
 		O_HISTORY,
 	};
 	static const struct option options[] = {
@@ -305,6 +345,10 @@ static int ctl_parse(int argc, char **argv, struct ctl_args *args)
 		{ "export", required_argument, NULL, O_EXPORT },
 		{ "key", required_argument, NULL, O_KEY },
 		{ "anchor", required_argument, NULL, O_ANCHOR },
+		{ "name", required_argument, NULL, O_NAME },
+		{ "role", required_argument, NULL, O_ROLE },
+		{ "ttl", required_argument, NULL, O_TTL },
+		{ "reason", required_argument, NULL, O_REASON },
 		{ "history", no_argument, NULL, O_HISTORY },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -362,6 +406,19 @@ static int ctl_parse(int argc, char **argv, struct ctl_args *args)
 		case O_REGION: args->list.region = optarg; args->given |= OPT_FILTER; break;
 		case O_PLAN: args->list.plan = optarg; args->given |= OPT_FILTER; break;
 		case O_TENANT: args->tenant = optarg; args->given |= OPT_TENANT; break;
+		case O_NAME: args->name = optarg; args->given |= OPT_ACCESS; break;
+		case O_ROLE: args->role = optarg; args->given |= OPT_ACCESS; break;
+		case O_REASON:
+			if (!ctl_printable(optarg, 500))
+				return ctl_usage_error("--reason takes 1 to 500 printable characters");
+			args->reason = optarg;
+			args->given |= OPT_ACCESS;
+			break;
+		case O_TTL:
+			if (!ctl_parse_number(optarg, 1, 316224000, &args->ttl_s))
+				return ctl_usage_error("--ttl takes a number of seconds from 1 to 316224000");
+			args->given |= OPT_ACCESS;
+			break;
 		case O_WAIT:
 			/* optional_argument: only --wait=SECONDS, never --wait SECONDS */
 			args->wait_s = CLI_WAIT_DEFAULT_S;
@@ -434,6 +491,32 @@ static const struct ctl_command_def *ctl_find_command(const char *name)
 	return NULL;
 }
 
+/* tokens, breakglass and audit: a known subcommand, its ID if it takes one,
+ * and the options it needs; 0 or EXIT_USAGE. */
+static int ctl_check_subcommand(const struct ctl_command_def *def, const struct ctl_args *args)
+{
+	const char *sub = args->n_positional > 1 ? args->positional[1] : NULL;
+	bool takes_id = false, known = false;
+
+	for (size_t i = 0; sub && i < TND_ARRAY_SIZE(ctl_subcommands); i++)
+		if (ctl_subcommands[i].command == def->command && strcmp(ctl_subcommands[i].name, sub) == 0) {
+			known = true;
+			takes_id = ctl_subcommands[i].takes_id;
+		}
+	if (!known)
+		return ctl_usage_error("usage: tenancyctl %s", def->synopsis);
+	if (takes_id && args->n_positional < 3)
+		return ctl_usage_error("%s %s needs an ID", def->name, sub);
+	if (args->n_positional > (takes_id ? 3u : 2u))
+		return ctl_usage_error("%s %s: unexpected argument '%s'", def->name, sub,
+				       args->positional[takes_id ? 3 : 2]);
+	if (def->command == CMD_TOKENS && strcmp(sub, "create") == 0 && (args->name == NULL || args->role == NULL))
+		return ctl_usage_error("tokens create needs --name NAME and --role ROLE");
+	if (def->command == CMD_BREAKGLASS && strcmp(sub, "request") == 0 && args->reason == NULL)
+		return ctl_usage_error("breakglass request needs --reason TEXT");
+	return 0;
+}
+
 /* Options given that @def does not take; 0 or EXIT_USAGE. */
 static int ctl_check_options(const struct ctl_command_def *def, const struct ctl_args *args)
 {
@@ -446,7 +529,10 @@ static int ctl_check_options(const struct ctl_command_def *def, const struct ctl
 	if (extra & OPT_PAGE)
 		return ctl_usage_error("--state, --limit and --all go with list and workflows, not %s", def->name);
 	if (extra & OPT_TENANT)
-		return ctl_usage_error("--tenant goes with workflows, not %s", def->name);
+		return ctl_usage_error("--tenant goes with workflows and tokens, not %s", def->name);
+	if (extra & OPT_ACCESS)
+		return ctl_usage_error("--name, --role, --ttl and --reason go with tokens and breakglass, not %s",
+				       def->name);
 	if (extra & OPT_WRITE)
 		return ctl_usage_error("--if-match and --idempotency-key go with apply, suspend, resume, "
 				       "archive and delete, not %s", def->name);
@@ -456,6 +542,8 @@ static int ctl_check_options(const struct ctl_command_def *def, const struct ctl
 	if (extra & OPT_WAIT)
 		return ctl_usage_error("--wait goes with apply, suspend, resume, archive, delete and retry, not %s",
 				       def->name);
+	if (def->id == ID_SUBCOMMAND)
+		return ctl_check_subcommand(def, args);
 	if (def->command == CMD_APPLY && args->n_files == 0)
 		return ctl_usage_error("apply needs -f FILE (or -f - for stdin)");
 	if (def->id == ID_SUBCOMMAND && args->n_positional < 2)
@@ -506,9 +594,29 @@ static int ctl_resolve(const struct ctl_args *args, struct cli_endpoint *endpoin
 	return r;
 }
 
+/* tokens and breakglass, checked by ctl_check_subcommand() */
+static int ctl_run_access(const struct ctl_command_def *def, const struct ctl_args *args, struct cli_ctx *ctx)
+{
+	const char *sub = args->positional[1], *id = args->n_positional > 2 ? args->positional[2] : NULL;
+	struct cli_token_options token = { args->name, args->role, args->tenant, args->ttl_s };
+
+	if (def->command == CMD_TOKENS) {
+		if (strcmp(sub, "create") == 0)
+			return cli_cmd_token_create(ctx, &token);
+		if (strcmp(sub, "list") == 0)
+			return cli_cmd_token_list(ctx, args->list.all);
+		return cli_cmd_token_revoke(ctx, id);
+	}
+	if (strcmp(sub, "request") == 0)
+		return cli_cmd_breakglass_request(ctx, args->reason, args->ttl_s);
+	if (strcmp(sub, "list") == 0)
+		return cli_cmd_breakglass_list(ctx, args->list.state);
+	return cli_cmd_breakglass_decide(ctx, id, strcmp(sub, "approve") == 0);
+}
+
 static int ctl_run(const struct ctl_command_def *def, const struct ctl_args *args, struct cli_ctx *ctx)
 {
-	const char *id = def->id != ID_NONE ? args->positional[1] : NULL;
+	const char *id = def->id == ID_TENANT || def->id == ID_WORKFLOW ? args->positional[1] : NULL;
 	struct cli_workflow_list_options workflows = { args->tenant, args->list.state, args->list.limit, args->list.all };
 
 	switch (def->command) {
@@ -531,8 +639,10 @@ static int ctl_run(const struct ctl_command_def *def, const struct ctl_args *arg
 		audit.tenant = args->tenant;
 		audit.limit = args->list.limit;
 		audit.all = args->list.all;
-		return cli_cmd_audit(ctx, id, &audit);
+		return cli_cmd_audit(ctx, args->positional[1], &audit);
 	}
+	case CMD_TOKENS:
+	case CMD_BREAKGLASS: return ctl_run_access(def, args, ctx);
 	case CMD_QUOTAS: return cli_cmd_quotas(ctx, id, (args->given & OPT_HISTORY) != 0);
 	case CMD_NONE: break;
 	}

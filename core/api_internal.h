@@ -24,12 +24,16 @@ struct problem;
 
 struct orchestrator;
 struct ratelimit;
+struct token_index;
+struct breakglass;
 
 struct api_server {
 	struct MHD_Daemon *daemon;
 	struct registry *registry;
 	struct orchestrator *orchestrator;   /* NULL without a data plane */
 	struct ratelimit *limiter;           /* rate-limit buckets (api_ratelimit.c) */
+	struct token_index *token_index;     /* registry tokens (api_tokens.c) */
+	struct breakglass *breakglass;       /* approved grants (api_breakglass.c) */
 	uint16_t port;
 	atomic_uint in_flight;
 	atomic_bool draining;
@@ -87,6 +91,31 @@ void api_ratelimit_forget(struct api_request *req, const char *tenant_id);
 /** At a request's end: a successful write to a tenant may have changed its
  *  plan (or created it), so the limiter looks it up again. */
 void api_ratelimit_request_done(struct api_request *req);
+
+/* handlers: api_tokens.c */
+api_handler_fn api_token_create;
+api_handler_fn api_token_list;
+api_handler_fn api_token_revoke;
+/** Load registry tokens and approved grants into fresh in-memory indexes
+ *  (empty ones when the driver predates them). */
+int api_tokens_load(struct api_server *server, struct tnd_error *err);
+void api_tokens_unload(struct api_server *server);
+/** A new id "<prefix>-<13-digit ms>-<8 hex>": unique, sorts by creation time. */
+void api_new_id(const char *prefix, int64_t now_ms, char out[48]);
+/** The request's JSON object body, or NULL after queueing a 400 in *@ret_result.
+ *  An empty body is {} when @empty_ok. */
+json_t *api_body_object(struct api_request *req, bool empty_ok, enum MHD_Result *ret_result);
+/** Members of @body not in @known (NULL-terminated) as 422 errors in @errors. */
+void api_reject_unknown(const json_t *body, const char *const *known, json_t *errors);
+/** Queue a 422 with @errors (consumed); @what names the document. */
+enum MHD_Result api_send_invalid(struct api_request *req, const char *what, json_t *errors);
+
+/* handlers: api_breakglass.c */
+api_handler_fn api_breakglass_request;
+api_handler_fn api_breakglass_list;
+api_handler_fn api_breakglass_get;
+api_handler_fn api_breakglass_approve;
+api_handler_fn api_breakglass_deny;
 
 /* handlers: api_overrides.c */
 api_handler_fn api_override_create;

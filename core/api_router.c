@@ -15,10 +15,14 @@
 #include <strings.h>
 
 #include "api_internal.h"
+#include "breakglass.h"
 #include "conf.h"
 #include "log.h"
+#include "token_index.h"
 #include "tokens.h"
 #include "util.h"
+
+#define LOG_COMPONENT "api"
 
 /* no token needed */
 #define ROUTE_PUBLIC 0x1u
@@ -61,6 +65,14 @@ static const struct api_route_def api_routes[] = {
 	{ "GET", "/v1/audit", api_audit_search, TND_ROLE_AUDITOR, 0 },
 	{ "GET", "/v1/audit/verify", api_audit_verify, TND_ROLE_AUDITOR, 0 },
 	{ "GET", "/v1/audit/public-key", api_audit_public_key, TND_ROLE_AUDITOR, 0 },
+	{ "POST", "/v1/tokens", api_token_create, TND_ROLE_ADMIN, 0 },
+	{ "GET", "/v1/tokens", api_token_list, TND_ROLE_AUDITOR, 0 },
+	{ "DELETE", "/v1/tokens/{id}", api_token_revoke, TND_ROLE_ADMIN, 0 },
+	{ "POST", "/v1/breakglass", api_breakglass_request, TND_ROLE_OPERATOR, 0 },
+	{ "GET", "/v1/breakglass", api_breakglass_list, TND_ROLE_AUDITOR, 0 },
+	{ "GET", "/v1/breakglass/{id}", api_breakglass_get, TND_ROLE_AUDITOR, 0 },
+	{ "POST", "/v1/breakglass/{id}/approve", api_breakglass_approve, TND_ROLE_ADMIN, 0 },
+	{ "POST", "/v1/breakglass/{id}/deny", api_breakglass_deny, TND_ROLE_ADMIN, 0 },
 };
 
 /* Match @path against @pattern; on success the {params} are copied into @req. */
@@ -105,16 +117,26 @@ mismatch:
 	return false;
 }
 
+/* The tokens file first, then the registry's tokens (an in-memory index:
+ * no registry read); then an approved break-glass grant may raise the role. */
 static bool api_authenticate(struct api_request *req)
 {
 	const char *auth = api_header(req, MHD_HTTP_HEADER_AUTHORIZATION);
+	int64_t now_ms = tnd_now_ms();
 
 	if (auth == NULL || strncasecmp(auth, "Bearer ", 7) != 0)
 		return false;
 	auth += 7;
 	while (*auth == ' ')
 		auth++;
-	return req->conf->tokens && tokens_authenticate(req->conf->tokens, auth, &req->principal) == 0;
+	if (!(req->conf->tokens && tokens_authenticate(req->conf->tokens, auth, &req->principal) == 0) &&
+	    token_index_authenticate(req->server->token_index, auth, now_ms, &req->principal) != 0)
+		return false;
+	if (breakglass_elevate(req->server->breakglass, &req->principal, now_ms) &&
+	    req->principal.base_role != TND_ROLE_ADMIN)
+		log_notice("%s %s by %s (%s) as admin under break-glass grant %s", req->method, req->path,
+			   req->principal.name, role_name(req->principal.base_role), req->principal.grant);
+	return true;
 }
 
 enum MHD_Result api_route(struct api_request *req)

@@ -29,7 +29,9 @@
 #include "host.h"
 #include "log.h"
 #include "metrics.h"
+#include "breakglass.h"
 #include "ratelimit.h"
+#include "token_index.h"
 #include "util.h"
 
 #define LOG_COMPONENT "api"
@@ -228,6 +230,13 @@ int api_server_start(const struct tnd_conf *conf, struct registry *reg, struct a
 	server->registry = reg;
 	/* sized once: a reload changes limits, not the table */
 	server->limiter = ratelimit_new(conf->api.rate_limit_shards, conf->api.rate_limit_max_buckets, NULL, NULL);
+	/* registry tokens and approved break-glass grants, before the first request */
+	if (api_tokens_load(server, err) < 0) {
+		api_tokens_unload(server);
+		ratelimit_free(server->limiter);
+		free(server);
+		return -EIO;
+	}
 	server->daemon = MHD_start_daemon(
 		flags, conf->api.port, NULL, NULL, api_access, server, MHD_OPTION_EXTERNAL_LOGGER, api_mhd_log, server,
 		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
@@ -238,6 +247,7 @@ int api_server_start(const struct tnd_conf *conf, struct registry *reg, struct a
 	if (server->daemon == NULL) {
 		tnd_error_set(err, "cannot listen on %s: %s", conf->api.listen,
 			      errno ? strerror(errno) : "libmicrohttpd refused to start");
+		api_tokens_unload(server);
 		ratelimit_free(server->limiter);
 		free(server);
 		return -EADDRINUSE;
@@ -283,6 +293,7 @@ void api_server_stop(struct api_server *server)
 	if (server == NULL)
 		return;
 	MHD_stop_daemon(server->daemon);
+	api_tokens_unload(server);
 	ratelimit_free(server->limiter);
 	free(server);
 }

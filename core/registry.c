@@ -15,6 +15,7 @@
 #include "doc_cache.h"
 #include "plugin_loader.h"
 #include "registry.h"
+#include "registry_internal.h"
 #include "util.h"
 #include "workflow.h"
 
@@ -756,34 +757,20 @@ void registry_txn_add_override(struct registry_txn *txn, const struct tnd_overri
 	txn_push(txn, TND_WRITE_OVERRIDE_INSERT, 0, rec);
 }
 
-/* --- quota history (storage ABI 1.2: quotas) -------------------------------- */
+/* --- for the registry_*.c files of later write kinds (registry_internal.h) ---- */
 
-bool registry_supports_quotas(const struct registry *reg)
+const char *registry_txn_copy(struct registry_txn *txn, const char *s)
 {
-	return TND_HAS_FIELD(reg->ops, struct tnd_storage_ops, quota_list) && reg->ops->quota_list;
+	return s ? txn_str(txn, s) : NULL;
 }
 
-int registry_quota_list(struct registry *reg, const struct tnd_quota_query *query, tnd_quota_visit_fn *visit,
-			void *userdata, struct tnd_error *err)
+void registry_txn_push(struct registry_txn *txn, uint32_t kind, void *record)
 {
-	if (!registry_supports_quotas(reg)) {
-		tnd_error_set(err, "the storage driver keeps no quota history (storage ABI 1.2: quotas)");
-		return -ENOTSUP;
-	}
-	return reg->ops->quota_list(reg->ctx, query, visit, userdata, err);
+	txn_push(txn, kind, 0, record);
 }
 
-void registry_txn_add_quota(struct registry_txn *txn, const struct tnd_quota_record *from)
+const struct tnd_storage_ops *registry_storage_ops(const struct registry *reg, void **ret_ctx)
 {
-	struct tnd_quota_record *rec = tnd_xcalloc(1, sizeof(*rec));
-
-	rec->size = sizeof(*rec);
-	rec->tenant_id = txn_str(txn, from->tenant_id);
-	rec->version = from->version;
-	rec->quotas_json = txn_str(txn, from->quotas_json);
-	rec->source = txn_str(txn, from->source);
-	rec->actor = txn_str(txn, from->actor);
-	rec->request_id = from->request_id ? txn_str(txn, from->request_id) : NULL;
-	rec->time_ms = from->time_ms;
-	txn_push(txn, TND_WRITE_QUOTA_APPEND, 0, rec);
+	*ret_ctx = reg->ctx;
+	return reg->ops;
 }

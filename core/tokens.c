@@ -60,7 +60,7 @@ enum tnd_role role_parse(const char *name)
 	return TND_ROLE_NONE;
 }
 
-static bool tokens_name_valid(const char *s)
+bool tokens_name_valid(const char *s)
 {
 	size_t len = strlen(s);
 
@@ -77,8 +77,7 @@ static bool tokens_tenant_id_valid(const char *s)
 	       strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-") == len && s[len - 1] != '-';
 }
 
-/* Shape only: "tnd_" and 43 base64url characters. */
-static bool tokens_well_formed(const char *token)
+bool tokens_well_formed(const char *token)
 {
 	return token && strnlen(token, TND_TOKEN_SIZE) == TND_TOKEN_LEN &&
 	       tnd_str_has_prefix(token, TOKENS_PREFIX) &&
@@ -349,5 +348,15 @@ int tokens_authenticate(const struct tnd_tokens *tokens, const char *token, stru
 	if (entry == NULL || !tnd_memeq_consttime(entry->hash, hash, 64))
 		return -ENOENT;
 	*ret = entry->principal;
+	snprintf(ret->subject, sizeof(ret->subject), "file:%s", entry->principal.name);
+	ret->base_role = entry->principal.role;
 	return 0;
+}
+
+bool tokens_has_name(const struct tnd_tokens *tokens, const char *name)
+{
+	for (size_t i = 0; tokens && i < tokens->n; i++)
+		if (strcmp(tokens->entries[i].principal.name, name) == 0)
+			return true;
+	return false;
 }

@@ -31,15 +31,15 @@
  * (write kinds 6–9, the `unsettled` search filter, and the workflow and
  * credential read ops at the end of the ops table).  ABI 1.2 appended
  * time-limited administrative overrides (the block marked "ABI 1.2:
- * overrides": write kind 20, the override_list op) and the signed,
+ * overrides": write kind 20, the override_list op); the signed,
  * hash-chained audit trail: write kind 10 (TND_WRITE_AUDIT), whose
  * seq, prevHash, hash and signature the driver fills in its serialized
  * commit path through the host's audit_hash(), audit_sign_records() and
- * audit_sign_head(), and the audit read ops
- * (audit_list, audit_head_get) at the end of the ops table.  A 1.2 core
- * runs a 1.1 driver without overrides or an audit trail (it says so at
- * start-up); a 1.1 core never sends kinds 10 or 20 and never reads past
- * credential_get.
+ * audit_sign_head(), and the audit read ops (audit_list, audit_head_get);
+ * and API tokens and break-glass grants (the block marked "ABI 1.2: tokens
+ * and grants": write kinds 30-33, the token_list and grant_list ops).  A
+ * 1.2 core runs a 1.1 driver without them (it says so at start-up); a 1.1
+ * core never sends the 1.2 kinds and never reads past credential_get.
  * The block marked "ABI 1.2: quotas" appends the history of a tenant's
  * effective quotas (write kind 50, the quota_list op).
  */
@@ -154,6 +154,18 @@ enum tnd_write_kind {
 	 *  included) fails the commit; a chain whose head is missing or taken
 	 *  fails with -EBADMSG. */
 	TND_WRITE_AUDIT = 10,
+	/* --- ABI 1.2: tokens and grants --- */
+	/** record: tnd_token_record.  -EEXIST if the id or the hash exists. */
+	TND_WRITE_TOKEN_INSERT = 30,
+	/** record: tnd_token_record (only id, revoked_ms and revoked_by are
+	 *  read).  -ENOENT if absent, -EALREADY if revoked before. */
+	TND_WRITE_TOKEN_REVOKE = 31,
+	/** record: tnd_grant_record, state "pending".  -EEXIST if the id exists. */
+	TND_WRITE_GRANT_INSERT = 32,
+	/** record: tnd_grant_record (only id, state, decided_by, decided_ms and
+	 *  expires_ms are read).  -ENOENT if absent, -ESTALE unless the stored
+	 *  state is "pending": a grant is decided once. */
+	TND_WRITE_GRANT_DECIDE = 33,
 	/* --- ABI 1.2: quotas --- */
 	/** record: tnd_quota_record.  Appends one entry to a tenant's quota
 	 *  history; the driver assigns seq.  (Numbered 50-59 apart from other
@@ -261,6 +273,66 @@ struct tnd_audit_digest {
 };
 
 /**
+ * An API bearer token made through the API (ABI 1.2).  Only the SHA-256 of
+ * the secret is stored; the secret itself never reaches the driver.  Rows
+ * are inserted once and revoked once, never deleted: revoked and expired
+ * ones stay as history.
+ */
+struct tnd_token_record {
+	uint32_t size;
+	const char *id;              /**< unique; sorts by creation time */
+	const char *name;
+	const char *role;            /**< admin, operator, auditor, viewer, tenant */
+	const char *tenant_id;       /**< role tenant: the only tenant it reads; else NULL */
+	const char *hash;            /**< lower-case hex SHA-256 of the secret; unique */
+	const char *created_by;
+	const char *request_id;      /**< may be NULL */
+	int64_t created_ms;
+	int64_t expires_ms;          /**< 0: never */
+	int64_t revoked_ms;          /**< 0: not revoked */
+	const char *revoked_by;      /**< NULL unless revoked */
+};
+
+/** Token filter (ABI 1.2); ordered by id. */
+struct tnd_token_query {
+	uint32_t size;
+	const char *id;                  /**< exactly this one */
+	const char *after_id;            /**< exclusive cursor */
+	uint32_t limit;                  /**< 0: driver default 100, at most 1000 */
+};
+
+/**
+ * A break-glass grant (ABI 1.2): a request by one principal for a
+ * time-limited role, decided once by another.  The driver stores the
+ * state as given; whether an approved grant is still in force is the
+ * core's comparison of expires_ms with the clock.
+ */
+struct tnd_grant_record {
+	uint32_t size;
+	const char *id;              /**< unique; sorts by creation time */
+	const char *subject;         /**< the core's key of the requesting token */
+	const char *requester;       /**< its name, for people */
+	const char *role;            /**< the role granted: "admin" */
+	const char *reason;
+	int64_t ttl_s;               /**< how long an approval lasts */
+	const char *state;           /**< pending, approved, denied */
+	const char *request_id;      /**< of the request; may be NULL */
+	int64_t requested_ms;
+	const char *decided_by;      /**< NULL while pending */
+	int64_t decided_ms;          /**< 0 while pending */
+	int64_t expires_ms;          /**< approved: decided_ms + ttl; else 0 */
+};
+
+/** Grant filter (ABI 1.2); ordered by id. */
+struct tnd_grant_query {
+	uint32_t size;
+	const char *id;                  /**< exactly this one */
+	const char *state;               /**< exact stored state */
+	const char *after_id;            /**< exclusive cursor */
+	uint32_t limit;                  /**< 0: driver default 100, at most 1000 */
+};
+
+/**
  * One entry of a tenant's effective-quota history (ABI 1.2): the quotas in
  * force from @time_ms on, written in the transaction of the change that
  * made them (an accepted manifest version or an administrative override).
@@ -345,6 +417,8 @@ typedef int tnd_credential_visit_fn(const struct tnd_credential_record *rec, voi
 typedef int tnd_override_visit_fn(const struct tnd_override_record *rec, void *userdata);
 typedef int tnd_audit_visit_fn(const struct tnd_audit_record *rec, void *userdata);
 typedef int tnd_audit_head_visit_fn(const struct tnd_audit_head *head, void *userdata);
+typedef int tnd_token_visit_fn(const struct tnd_token_record *rec, void *userdata);
+typedef int tnd_grant_visit_fn(const struct tnd_grant_record *rec, void *userdata);
 typedef int tnd_quota_visit_fn(const struct tnd_quota_record *rec, void *userdata);
 
 /** Apply @writes atomically and durably.  On failure nothing is written and
@@ -397,6 +471,13 @@ typedef int tnd_storage_audit_list_fn(void *ctx, const struct tnd_audit_query *q
 typedef int tnd_storage_audit_head_get_fn(void *ctx, tnd_audit_head_visit_fn *visit, void *userdata,
 					  struct tnd_error *err);
 
+/** Visit tokens matching @query in id order, revoked ones included.  (ABI 1.2) */
+typedef int tnd_storage_token_list_fn(void *ctx, const struct tnd_token_query *query, tnd_token_visit_fn *visit,
+				      void *userdata, struct tnd_error *err);
+/** Visit break-glass grants matching @query in id order.  (ABI 1.2) */
+typedef int tnd_storage_grant_list_fn(void *ctx, const struct tnd_grant_query *query, tnd_grant_visit_fn *visit,
+				      void *userdata, struct tnd_error *err);
+
 /**
  * The ops table.  Mandatory in v1: commit, tenant_get, tenant_search,
  * version_list, version_get, phase_list, idempotency_get.  Optional:
@@ -404,6 +485,9 @@ typedef int tnd_storage_audit_head_get_fn(void *ctx, tnd_audit_head_visit_fn *vi
  * credential_get; a driver built for 1.0 lacks them and the core then runs
  * without the reconcile engine (it says so at start-up).  ABI 1.2 appends
  * override_list (without it POST /v1/overrides answers 501), audit_list
+ * and audit_head_get (a driver without them runs without an audit trail),
+ * token_list and grant_list (without them only the tokens file
+ * authenticates and /v1/tokens and /v1/breakglass answer 501).
  * and audit_head_get (a driver without them runs without an audit trail).
  * The "ABI 1.2: quotas" block appends quota_list; without it no quota
  * history is kept and GET /v1/tenants/{id}/quotas shows an empty history.
@@ -432,6 +516,9 @@ struct tnd_storage_ops {
 	/* --- ABI 1.2: audit --- */
 	tnd_storage_audit_list_fn *audit_list;
 	tnd_storage_audit_head_get_fn *audit_head_get;
+	/* --- ABI 1.2: tokens and grants --- */
+	tnd_storage_token_list_fn *token_list;
+	tnd_storage_grant_list_fn *grant_list;
 	/* --- ABI 1.2: quotas --- */
 	tnd_storage_quota_list_fn *quota_list;
 };

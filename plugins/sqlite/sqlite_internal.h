@@ -210,6 +210,14 @@ int store_quota_prepare(const struct tnd_write *write, struct tnd_error *err);
 /** Apply it on the writer inside the current transaction. */
 int store_quota_apply(struct store_conn *writer, const struct store_prepared_write *write, struct tnd_error *err);
 
+/* --- token and grant writes (sqlite_write_tokens.c, ABI 1.2) ----------------------- */
+
+/** Validate a write of kind TND_WRITE_TOKEN_* or TND_WRITE_GRANT_*. */
+int store_tokens_prepare(const struct tnd_write *write, struct tnd_error *err);
+/** Apply it on the writer inside the current transaction. */
+int store_tokens_apply(struct store_conn *writer, const struct store_prepared_write *write,
+		       struct tnd_error *err);
+
 /* --- group commit (sqlite_commit.c) ---------------------------------------------- */
 
 struct store_commit_request;
@@ -295,6 +303,8 @@ tnd_storage_credential_get_fn store_credential_get;
 tnd_storage_override_list_fn store_override_list;
 tnd_storage_audit_list_fn store_audit_list;
 tnd_storage_audit_head_get_fn store_audit_head_get;
+tnd_storage_token_list_fn store_token_list;
+tnd_storage_grant_list_fn store_grant_list;
 tnd_storage_quota_list_fn store_quota_list;
 
 #endif /* TND_SQLITE_INTERNAL_H */

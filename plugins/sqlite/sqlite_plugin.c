@@ -287,6 +287,8 @@ static const struct tnd_storage_ops plugin_ops = {
 	.override_list = store_override_list,
 	.audit_list = store_audit_list,
 	.audit_head_get = store_audit_head_get,
+	.token_list = store_token_list,
+	.grant_list = store_grant_list,
 	.quota_list = store_quota_list,
 };
 

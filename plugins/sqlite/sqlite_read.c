@@ -2,7 +2,8 @@
  * sqlite_read.c — the read ops: tenant_get, tenant_search, version_list,
  * version_get, phase_list, idempotency_get, ping, and those of ABI 1.1:
  * workflow_get, workflow_list, credential_get, and those of ABI 1.2:
- * override_list, audit_list, audit_head_get, quota_list.
+ * override_list, audit_list, audit_head_get, token_list, grant_list,
+ * quota_list.
  *
  * Each read borrows a connection from the read pool, runs one statement
  * from that connection's cache, copies the rows into one buffer and gives
@@ -517,6 +518,123 @@ int store_override_list(void *ctx, const struct tnd_override_query *query, tnd_o
 			.reason = read_text(&rows, i, 5),
 			.created_ms = read_int(&rows, i, 6),
 			.expires_ms = read_int(&rows, i, 7),
+		};
+		if (visit(&rec, userdata) != 0)
+			break;
+	}
+	read_rows_free(&rows);
+	return 0;
+}
+
+/* --- tokens and grants (ABI 1.2) ---------------------------------------------------------- */
+
+/* "WHERE [col = ?1 AND] ... id > ?n ORDER BY id LIMIT ?m" with optional
+ * exact-match filters; the tables are small, the primary key serves. */
+static int read_list(void *ctx, const char *columns, const char *table, const char *const *filter_cols,
+		     const char *const *filter_values, size_t n_filters, const char *after_id, uint32_t limit,
+		     struct read_rows *rows, struct tnd_error *err)
+{
+	struct store_param params[4];
+	char sql[640];
+	size_t n = 0, len;
+
+	len = (size_t)snprintf(sql, sizeof(sql), "SELECT %s FROM %s WHERE", columns, table);
+	for (size_t i = 0; i < n_filters && n < 2; i++) {
+		if (filter_values[i] == NULL)
+			continue;
+		params[n++] = STORE_TEXT(filter_values[i]);
+		len += (size_t)snprintf(sql + len, sizeof(sql) - len, " %s = ?%zu AND", filter_cols[i], n);
+	}
+	params[n++] = STORE_TEXT(after_id ? after_id : "");
+	params[n++] = STORE_INT(store_read_limit(limit));
+	len += (size_t)snprintf(sql + len, sizeof(sql) - len, " id > ?%zu ORDER BY id LIMIT ?%zu", n - 1, n);
+	if (len >= sizeof(sql)) {
+		tnd_error_set(err, "%s query too large", table);
+		return -E2BIG;
+	}
+	return read_run(ctx, sql, params, n, rows, err);
+}
+
+int store_token_list(void *ctx, const struct tnd_token_query *query, tnd_token_visit_fn *visit, void *userdata,
+		     struct tnd_error *err)
+{
+	static const struct tnd_token_query everything = { .size = sizeof(everything) };
+	static const char *const filter_cols[] = { "id" };
+	struct read_rows rows;
+	int r;
+
+	if (query == NULL)
+		query = &everything;
+	if (query->size < STORE_RECORD_SIZE(struct tnd_token_query, limit)) {
+		tnd_error_set(err, "token query has size %u, smaller than ABI 1.2's", query->size);
+		return -EINVAL;
+	}
+	r = read_list(ctx,
+		      "id, name, role, tenant_id, hash, created_by, request_id, created_ms, expires_ms, revoked_ms,"
+		      " revoked_by",
+		      "tokens", filter_cols, &query->id, 1, query->after_id, query->limit, &rows, err);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; visit != NULL && i < rows.n_rows; i++) {
+		struct tnd_token_record rec = {
+			.size = sizeof(rec),
+			.id = read_text(&rows, i, 0),
+			.name = read_text(&rows, i, 1),
+			.role = read_text(&rows, i, 2),
+			.tenant_id = read_text(&rows, i, 3),
+			.hash = read_text(&rows, i, 4),
+			.created_by = read_text(&rows, i, 5),
+			.request_id = read_text(&rows, i, 6),
+			.created_ms = read_int(&rows, i, 7),
+			.expires_ms = read_int(&rows, i, 8),
+			.revoked_ms = read_int(&rows, i, 9),
+			.revoked_by = read_text(&rows, i, 10),
+		};
+		if (visit(&rec, userdata) != 0)
+			break;
+	}
+	read_rows_free(&rows);
+	return 0;
+}
+
+int store_grant_list(void *ctx, const struct tnd_grant_query *query, tnd_grant_visit_fn *visit, void *userdata,
+		     struct tnd_error *err)
+{
+	static const struct tnd_grant_query everything = { .size = sizeof(everything) };
+	static const char *const filter_cols[] = { "id", "state" };
+	const char *filter_values[2];
+	struct read_rows rows;
+	int r;
+
+	if (query == NULL)
+		query = &everything;
+	if (query->size < STORE_RECORD_SIZE(struct tnd_grant_query, limit)) {
+		tnd_error_set(err, "grant query has size %u, smaller than ABI 1.2's", query->size);
+		return -EINVAL;
+	}
+	filter_values[0] = query->id;
+	filter_values[1] = query->state;
+	r = read_list(ctx,
+		      "id, subject, requester, role, reason, ttl_s, state, request_id, requested_ms, decided_by,"
+		      " decided_ms, expires_ms",
+		      "breakglass_grants", filter_cols, filter_values, 2, query->after_id, query->limit, &rows, err);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; visit != NULL && i < rows.n_rows; i++) {
+		struct tnd_grant_record rec = {
+			.size = sizeof(rec),
+			.id = read_text(&rows, i, 0),
+			.subject = read_text(&rows, i, 1),
+			.requester = read_text(&rows, i, 2),
+			.role = read_text(&rows, i, 3),
+			.reason = read_text(&rows, i, 4),
+			.ttl_s = read_int(&rows, i, 5),
+			.state = read_text(&rows, i, 6),
+			.request_id = read_text(&rows, i, 7),
+			.requested_ms = read_int(&rows, i, 8),
+			.decided_by = read_text(&rows, i, 9),
+			.decided_ms = read_int(&rows, i, 10),
+			.expires_ms = read_int(&rows, i, 11),
 		};
 		if (visit(&rec, userdata) != 0)
 			break;

@@ -228,9 +228,42 @@ static const char store_schema_v5[] =
 	" signature TEXT NOT NULL);";
 
 /*
+ * Version 6 (storage ABI 1.2): API tokens made through the API (only the
+ * SHA-256 of each secret, unique) and break-glass grants.  Neither is ever
+ * deleted: revoked tokens and decided or expired grants stay as history.
+ */
+static const char store_schema_v6[] =
+	"CREATE TABLE tokens ("
+	" id TEXT PRIMARY KEY,"
+	" name TEXT NOT NULL,"
+	" role TEXT NOT NULL,"
+	" tenant_id TEXT,"
+	" hash TEXT NOT NULL UNIQUE,"
+	" created_by TEXT NOT NULL,"
+	" request_id TEXT,"
+	" created_ms INTEGER NOT NULL,"
+	" expires_ms INTEGER,"
+	" revoked_ms INTEGER,"
+	" revoked_by TEXT) WITHOUT ROWID;"
+	"CREATE TABLE breakglass_grants ("
+	" id TEXT PRIMARY KEY,"
+	" subject TEXT NOT NULL,"
+	" requester TEXT NOT NULL,"
+	" role TEXT NOT NULL,"
+	" reason TEXT NOT NULL,"
+	" ttl_s INTEGER NOT NULL,"
+	" state TEXT NOT NULL,"
+	" request_id TEXT,"
+	" requested_ms INTEGER NOT NULL,"
+	" decided_by TEXT,"
+	" decided_ms INTEGER,"
+	" expires_ms INTEGER) WITHOUT ROWID;"
+	"CREATE INDEX breakglass_grants_by_state ON breakglass_grants(state, id);";
+
+/*
  * Version 8 (storage ABI 1.2: quotas): the history of each tenant's
  * effective quotas, appended with the version or override that changed
- * them.  (Versions 6 and 7 are taken by changes made alongside; a gap is fine,
+ * them.  (Version 7 is taken by a change made alongside; a gap is fine,
  * migrations run in ascending order of the versions listed here.)
  */
 static const char store_schema_v8[] =
@@ -253,6 +286,7 @@ static const struct store_migration store_migrations[] = {
 	{ 3, "reconcile workflows, tenant credentials, index of unsettled tenants", store_schema_v3 },
 	{ 4, "administrative overrides of tenants' rate limits", store_schema_v4 },
 	{ 5, "audit trail: hash-chained signed records and the signed chain head", store_schema_v5 },
+	{ 6, "API tokens and break-glass grants", store_schema_v6 },
 	{ 8, "history of tenants' effective quotas", store_schema_v8 },
 };
 

@@ -213,6 +213,10 @@ static int write_prepare_one(const struct tnd_host *host, const struct tnd_write
 	case TND_WRITE_CREDENTIAL_DELETE:
 	case TND_WRITE_OVERRIDE_INSERT:
 	case TND_WRITE_AUDIT:
+	case TND_WRITE_TOKEN_INSERT:
+	case TND_WRITE_TOKEN_REVOKE:
+	case TND_WRITE_GRANT_INSERT:
+	case TND_WRITE_GRANT_DECIDE:
 	case TND_WRITE_QUOTA_APPEND:
 		break;
 	default:
@@ -237,6 +241,11 @@ static int write_prepare_one(const struct tnd_host *host, const struct tnd_write
 		return store_override_prepare(write, err);
 	case TND_WRITE_AUDIT:
 		return store_audit_prepare(host, write, err);
+	case TND_WRITE_TOKEN_INSERT:
+	case TND_WRITE_TOKEN_REVOKE:
+	case TND_WRITE_GRANT_INSERT:
+	case TND_WRITE_GRANT_DECIDE:
+		return store_tokens_prepare(write, err);
 	case TND_WRITE_QUOTA_APPEND:
 		return store_quota_prepare(write, err);
 	case TND_WRITE_VERSION_APPEND: {
@@ -663,6 +672,11 @@ int store_write_apply(const struct tnd_host *host, struct store_conn *writer,
 		return store_override_apply(writer, write, err);
 	case TND_WRITE_AUDIT:
 		return store_audit_apply(host, writer, write->record, err);
+	case TND_WRITE_TOKEN_INSERT:
+	case TND_WRITE_TOKEN_REVOKE:
+	case TND_WRITE_GRANT_INSERT:
+	case TND_WRITE_GRANT_DECIDE:
+		return store_tokens_apply(writer, write, err);
 	case TND_WRITE_QUOTA_APPEND:
 		return store_quota_apply(writer, write, err);
 	default:

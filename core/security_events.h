@@ -1,0 +1,25 @@
+/*
+ * security_events.h — one record per step of token and break-glass
+ * management (token created/revoked, grant requested/approved/denied,
+ * and the refusals among them).
+ *
+ * Today each record is a log line.  The audit trail (DESIGN.md §8) arrives
+ * from another branch: security_event_record() is the one place where its
+ * audit record is to be written.
+ */
+#ifndef TND_SECURITY_EVENTS_H
+#define TND_SECURITY_EVENTS_H
+
+struct security_event {
+	const char *action;      /* "token.create", "breakglass.approve", ... */
+	const char *actor;       /* the principal's name */
+	const char *actor_role;  /* its own role (break-glass does not count) */
+	const char *target;      /* token or grant id; may be NULL */
+	const char *outcome;     /* "allowed", "denied", "failed" */
+	const char *request_id;
+	const char *detail;      /* for people; never a secret or a hash */
+};
+
+void security_event_record(const struct security_event *ev);
+
+#endif /* TND_SECURITY_EVENTS_H */
