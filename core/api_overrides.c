@@ -160,6 +160,7 @@ enum MHD_Result api_override_create(struct api_request *req)
 	rec.reason = reason;
 	registry_txn_init(&txn);
 	registry_txn_add_override(&txn, &rec);
+	api_audit_success(req, &txn, tenant, id, limits_text);
 	r = registry_commit(reg, &txn, NULL, &err);
 	registry_txn_clear(&txn);
 	if (r < 0) {
