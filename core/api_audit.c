@@ -41,6 +41,12 @@ static const struct {
 	{ "POST", "/v1/tenants/{id}/resume", "tenant.resume" },
 	{ "POST", "/v1/tenants/{id}/archive", "tenant.archive" },
 	{ "POST", "/v1/workflows/{id}/retry", "workflow.retry" },
+	{ "POST", "/v1/overrides", "override.create" },
+	{ "POST", "/v1/tokens", "token.create" },
+	{ "DELETE", "/v1/tokens/{id}", "token.revoke" },
+	{ "POST", "/v1/breakglass", "breakglass.request" },
+	{ "POST", "/v1/breakglass/{id}/approve", "breakglass.approve" },
+	{ "POST", "/v1/breakglass/{id}/deny", "breakglass.deny" },
 };
 
 void api_audit_begin(struct api_request *req, const char *method, const char *pattern)
@@ -52,6 +58,24 @@ void api_audit_begin(struct api_request *req, const char *method, const char *pa
 		if (strcmp(method, api_audit_actions[i].method) == 0 && strcmp(pattern, api_audit_actions[i].pattern) == 0)
 			tnd_strlcpy(req->audit_action, api_audit_actions[i].action, sizeof(req->audit_action));
 	req->audit_tenant = strncmp(pattern, "/v1/tenants/{id}", 16) == 0 && req->n_params > 0 ? req->params[0] : NULL;
+}
+
+void api_audit_success(struct api_request *req, struct registry_txn *txn, const char *tenant_id,
+		       const char *target, const char *new_state)
+{
+	struct audit_event ev = { 0 };
+
+	if (req->audit_action[0] == '\0')
+		return;
+	ev.tenant_id = tenant_id ? tenant_id : req->audit_tenant;
+	ev.actor = req->principal.name[0] ? req->principal.name : NULL;
+	ev.action = req->audit_action;
+	ev.target = target ? target : req->path;
+	ev.new_state = new_state;
+	ev.outcome = AUDIT_OUTCOME_SUCCEEDED;
+	ev.request_id = req->request_id;
+	ev.correlation_id = req->request_id;
+	registry_txn_add_audit(txn, &ev);
 }
 
 static const char *api_audit_outcome(int status)

@@ -135,6 +135,7 @@ enum MHD_Result api_breakglass_request(struct api_request *req)
 	rec.request_id = req->request_id;
 	registry_txn_init(&txn);
 	registry_txn_add_grant(&txn, &rec);
+	api_audit_success(req, &txn, NULL, id, "pending");
 	r = registry_commit(req->server->registry, &txn, NULL, &err);
 	registry_txn_clear(&txn);
 	if (r < 0) {
@@ -325,6 +326,7 @@ static enum MHD_Result breakglass_decide(struct api_request *req, bool approve)
 	rec.expires_ms = approve ? now_ms + f.ttl_s * 1000 : 0;
 	registry_txn_init(&txn);
 	registry_txn_decide_grant(&txn, id, rec.state, rec.decided_by, rec.decided_ms, rec.expires_ms);
+	api_audit_success(req, &txn, NULL, id, rec.state);
 	r = registry_commit(req->server->registry, &txn, NULL, &err);
 	registry_txn_clear(&txn);
 	if (r == -ESTALE)

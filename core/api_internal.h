@@ -16,6 +16,8 @@
 
 #include "tokens.h"
 
+struct registry_txn;
+
 struct registry;
 struct tnd_conf;
 struct problem;
@@ -168,6 +170,10 @@ void api_audit_begin(struct api_request *req, const char *method, const char *pa
 /** Audit @problem for a mutating request; the problem to send (a 503
  *  replacing it when the record could not be written). */
 struct problem *api_audit_problem(struct api_request *req, struct problem *problem);
+/** Add the record of @req, which succeeds, to @txn (the change's own
+ *  transaction); @tenant_id and @target NULL: the route's. */
+void api_audit_success(struct api_request *req, struct registry_txn *txn, const char *tenant_id,
+		       const char *target, const char *new_state);
 
 /* handlers: api_audit.c */
 api_handler_fn api_audit_search;

@@ -245,6 +245,7 @@ enum MHD_Result api_override_create(struct api_request *req)
 	rec.reason = reason;
 	registry_txn_init(&txn);
 	registry_txn_add_override(&txn, &rec);
+	api_audit_success(req, &txn, tenant, id, limits_text);
 	r = api_override_record_quotas(reg, req->conf, &txn, row, limits, &rec, &err);
 	tenant_row_free(row);
 	if (r == 0)

@@ -298,6 +298,7 @@ enum MHD_Result api_token_create(struct api_request *req)
 	rec.expires_ms = ttl ? rec.created_ms + ttl * 1000 : 0;
 	registry_txn_init(&txn);
 	registry_txn_add_token(&txn, &rec);
+	api_audit_success(req, &txn, rec.tenant_id, id, rec.role);
 	r = registry_commit(req->server->registry, &txn, NULL, &err);
 	registry_txn_clear(&txn);
 	if (r == 0 && token_index_add(req->server->token_index, &rec) < 0) {
@@ -405,6 +406,7 @@ enum MHD_Result api_token_revoke(struct api_request *req)
 		return api_tokens_unsupported(req);
 	registry_txn_init(&txn);
 	registry_txn_revoke_token(&txn, id, req->principal.name, now_ms);
+	api_audit_success(req, &txn, NULL, id, "revoked");
 	r = registry_commit(req->server->registry, &txn, NULL, &err);
 	registry_txn_clear(&txn);
 	if (r == -ENOENT)

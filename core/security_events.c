@@ -14,12 +14,8 @@
 
 void security_event_record(const struct security_event *ev)
 {
-	/*
-	 * AUDIT: write the audit record of @ev here (actor, action, target,
-	 * outcome, request id; DESIGN.md §8), once the audit module exists.
-	 * Its failure should then fail the caller's request, as for every
-	 * other mutation (the transaction rule, §1).
-	 */
+	/* the audit record is written with the change itself (api_audit_success)
+	 * or with the refusal (api_send_problem): this is the log line only */
 	log_emit(strcmp(ev->outcome, "allowed") == 0 ? TND_LOG_NOTICE : TND_LOG_WARNING, LOG_COMPONENT, NULL,
 		 "%s %s by %s (%s)%s%s: %s [request %s]", ev->action, ev->outcome, ev->actor, ev->actor_role,
 		 ev->target ? " on " : "", ev->target ? ev->target : "", ev->detail ? ev->detail : "",

@@ -3,9 +3,10 @@
  * management (token created/revoked, grant requested/approved/denied,
  * and the refusals among them).
  *
- * Today each record is a log line.  The audit trail (DESIGN.md §8) arrives
- * from another branch: security_event_record() is the one place where its
- * audit record is to be written.
+ * Each is a log line.  The audit record of such a request is written by the
+ * handler in the change's own transaction (api_audit_success()), or, for a
+ * refusal, by api_send_problem(); this log is the operator's readable trace
+ * beside it.
  */
 #ifndef TND_SECURITY_EVENTS_H
 #define TND_SECURITY_EVENTS_H

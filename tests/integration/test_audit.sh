@@ -75,6 +75,23 @@ wf=$(printf '%s' "$(curl -sS -H "Authorization: Bearer $(cat "$TND_ADMIN_TOKEN_F
 	tnd_json /items/0/id)
 tnd_curl POST "/v1/workflows/$wf/retry"
 tnd_assert_problem 409 conflict "retry a finished workflow"
+# overrides, tokens and break-glass: successes and refusals
+tnd_curl POST /v1/overrides -H 'Content-Type: application/json' \
+	--data '{"tenant":"drafty","read":50,"ttlSeconds":60,"reason":"audit test"}'
+tnd_assert_eq 201 "$TND_HTTP_STATUS" "override for drafty"
+tnd_curl POST /v1/tokens -H 'Content-Type: application/json' --data '{"name":"audit-probe","role":"viewer"}'
+tnd_assert_eq 201 "$TND_HTTP_STATUS" "create a token"
+probe=$(printf '%s' "$TND_BODY" | tnd_json /id)
+tnd_curl DELETE "/v1/tokens/$probe"
+tnd_assert_eq 200 "$TND_HTTP_STATUS" "revoke the token"
+tnd_curl DELETE "/v1/tokens/$probe"
+tnd_assert_problem 409 conflict "revoke it again"
+tnd_curl_as "$TND_OPERATOR_TOKEN_FILE" POST /v1/breakglass -H 'Content-Type: application/json' \
+	--data '{"reason":"audit test","ttlSeconds":60}'
+tnd_assert_eq 201 "$TND_HTTP_STATUS" "request break-glass"
+grant=$(printf '%s' "$TND_BODY" | tnd_json /id)
+tnd_curl POST "/v1/breakglass/$grant/deny"
+tnd_assert_eq 200 "$TND_HTTP_STATUS" "deny the grant"
 
 ctl_as "$auditor_token_file" audit export
 tnd_assert_rc 0 "audit export"
@@ -82,7 +99,9 @@ records=$(exported)
 for want in "tenant.apply	succeeded	acme" "tenant.apply	rejected	bad" "tenant.apply	succeeded	drafty" \
 	"tenant.suspend	rejected	drafty" "tenant.suspend	succeeded	acme" "tenant.resume	succeeded	acme" \
 	"tenant.archive	succeeded	acme" "tenant.delete	succeeded	acme" "tenant.archive	denied	drafty" \
-	"workflow.retry	rejected	" "tenant.transition	succeeded	acme" "workflow.step	succeeded	acme"; do
+	"workflow.retry	rejected	" "tenant.transition	succeeded	acme" "workflow.step	succeeded	acme" \
+	"override.create	succeeded	drafty" "token.create	succeeded	" "token.revoke	succeeded	" \
+	"token.revoke	rejected	" "breakglass.request	succeeded	" "breakglass.deny	succeeded	"; do
 	tnd_assert_match "$records" "^[0-9]+	$want" "a record '$want'"
 done
 # a 409 names the reason; transitions name both phases
