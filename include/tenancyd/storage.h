@@ -31,7 +31,9 @@
  * (write kinds 6–9, the `unsettled` search filter, and the workflow and
  * credential read ops at the end of the ops table).
  * ABI 1.2 appends time-limited administrative overrides (the block marked
- * "ABI 1.2: overrides": write kind 20, the override_list op).
+ * "ABI 1.2: overrides": write kind 20, the override_list op) and the event
+ * outbox (the blocks marked "ABI 1.2: events": write kind 40, the
+ * event_list op).
  */
 #ifndef TENANCYD_STORAGE_H
 #define TENANCYD_STORAGE_H
@@ -132,6 +134,11 @@ enum tnd_write_kind {
 	/** record: tnd_override_record.  -EEXIST if the id exists.  (Numbered
 	 *  apart from other 1.2 kinds, which were added alongside.) */
 	TND_WRITE_OVERRIDE_INSERT = 20,
+	/* --- ABI 1.2: events --- */
+	/** record: tnd_event_record.  The driver assigns its seq inside the
+	 *  commit; -EEXIST if an event with that id exists.  (Kinds 40-49 are
+	 *  kept for the outbox.) */
+	TND_WRITE_EVENT_APPEND = 40,
 };
 
 /**
@@ -192,6 +199,40 @@ struct tnd_override_query {
 	uint32_t limit;                  /**< 0: driver default 100, at most 1000 */
 };
 
+/* --- ABI 1.2: events --- */
+
+/**
+ * One event of the outbox (ABI 1.2): a CloudEvent the core serialized,
+ * written in the transaction of the mutation it reports.  The driver
+ * assigns @seq while it applies the commit, in the serialized write path,
+ * so sequences increase strictly in commit order across every writer of
+ * the registry and a failed commit consumes none that a reader ever sees.
+ * event_json lacks the `sequence` attribute: the core fills it in from
+ * @seq when it reads the event back.
+ */
+struct tnd_event_record {
+	uint32_t size;
+	int64_t seq;                 /**< assigned by the driver, > 0; ignored on write */
+	const char *id;              /**< the CloudEvent id, unique */
+	const char *tenant_id;       /**< the CloudEvent subject */
+	const char *type;            /**< e.g. "tenancy.tenant.created" */
+	int64_t time_ms;
+	const char *event_json;      /**< the CloudEvent as a JSON object, opaque to the driver */
+};
+
+/**
+ * Event filter (ABI 1.2).  NULL fields do not filter; results in seq
+ * order, only seq > after_seq: a reader (the API's replay, a notifier
+ * dispatcher) pages through the outbox by passing the last seq it saw.
+ */
+struct tnd_event_query {
+	uint32_t size;
+	int64_t after_seq;               /**< exclusive cursor; 0: from the start */
+	uint32_t limit;                  /**< 0: driver default 100, at most 1000 */
+	const char *tenant_id;
+	const char *type;                /**< exact type */
+};
+
 struct tnd_write {
 	uint32_t kind;            /**< enum tnd_write_kind */
 	int64_t expect_revision;  /**< TND_WRITE_TENANT_UPDATE and TND_WRITE_WORKFLOW_UPDATE only */
@@ -234,6 +275,7 @@ typedef int tnd_idempotency_visit_fn(const struct tnd_idempotency_record *rec, v
 typedef int tnd_workflow_visit_fn(const struct tnd_workflow_record *rec, void *userdata);
 typedef int tnd_credential_visit_fn(const struct tnd_credential_record *rec, void *userdata);
 typedef int tnd_override_visit_fn(const struct tnd_override_record *rec, void *userdata);
+typedef int tnd_event_visit_fn(const struct tnd_event_record *rec, void *userdata);
 
 /** Apply @writes atomically and durably.  On failure nothing is written and
  *  *@ret_failed_index (if not NULL) names the write that failed. */
@@ -282,11 +324,18 @@ typedef int tnd_storage_credential_get_fn(void *ctx, const char *tenant_id, tnd_
  * maintain, ping.  ABI 1.1 appends workflow_get, workflow_list and
  * credential_get; a driver built for 1.0 lacks them and the core then runs
  * without the reconcile engine (it says so at start-up).  ABI 1.2 appends
- * override_list; without it POST /v1/overrides answers 501.
+ * override_list; without it POST /v1/overrides answers 501.  It also
+ * appends event_list; without it the core writes no events and
+ * GET /v1/events answers 501.
  */
 /** Visit overrides matching @query in id order.  (ABI 1.2) */
 typedef int tnd_storage_override_list_fn(void *ctx, const struct tnd_override_query *query,
 					 tnd_override_visit_fn *visit, void *userdata, struct tnd_error *err);
+
+/* --- ABI 1.2: events --- */
+/** Visit outbox events matching @query in seq order.  (ABI 1.2) */
+typedef int tnd_storage_event_list_fn(void *ctx, const struct tnd_event_query *query,
+				      tnd_event_visit_fn *visit, void *userdata, struct tnd_error *err);
 
 struct tnd_storage_ops {
 	uint32_t size;
@@ -305,6 +354,8 @@ struct tnd_storage_ops {
 	tnd_storage_credential_get_fn *credential_get;
 	/* --- ABI 1.2: overrides --- */
 	tnd_storage_override_list_fn *override_list;
+	/* --- ABI 1.2: events --- */
+	tnd_storage_event_list_fn *event_list;
 };
 
 #ifdef __cplusplus

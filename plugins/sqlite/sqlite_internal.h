@@ -188,6 +188,15 @@ int store_override_prepare(const struct tnd_write *write, struct tnd_error *err)
 int store_override_apply(struct store_conn *writer, const struct store_prepared_write *write,
 			 struct tnd_error *err);
 
+/* --- event writes (sqlite_write_events.c, ABI 1.2) -------------------------------- */
+
+/** Validate a write of kind TND_WRITE_EVENT_APPEND. */
+int store_event_prepare(const struct tnd_write *write, struct tnd_error *err);
+/** Append the event on the writer inside the current transaction; its seq
+ *  is assigned there. */
+int store_event_apply(struct store_conn *writer, const struct store_prepared_write *write,
+		      struct tnd_error *err);
+
 /* --- group commit (sqlite_commit.c) ---------------------------------------------- */
 
 struct store_commit_request;
@@ -271,5 +280,6 @@ tnd_storage_workflow_get_fn store_workflow_get;
 tnd_storage_workflow_list_fn store_workflow_list;
 tnd_storage_credential_get_fn store_credential_get;
 tnd_storage_override_list_fn store_override_list;
+tnd_storage_event_list_fn store_event_list;
 
 #endif /* TND_SQLITE_INTERNAL_H */

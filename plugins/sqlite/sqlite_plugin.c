@@ -285,6 +285,7 @@ static const struct tnd_storage_ops plugin_ops = {
 	.workflow_list = store_workflow_list,
 	.credential_get = store_credential_get,
 	.override_list = store_override_list,
+	.event_list = store_event_list,
 };
 
 TND_PLUGIN_DEFINE(TND_PLUGIN_STORAGE, "sqlite", PACKAGE_VERSION, TND_STORAGE_CAP_GROUP_COMMIT, plugin_init,

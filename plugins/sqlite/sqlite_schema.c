@@ -192,6 +192,23 @@ static const char store_schema_v4[] =
 	" expires_ms INTEGER NOT NULL) WITHOUT ROWID;"
 	"CREATE INDEX overrides_by_tenant ON overrides(tenant_id, expires_ms);";
 
+/*
+ * Version 7 (storage ABI 1.2): the event outbox.  (5 and 6 are kept for
+ * other 1.2 tables; migrations run in version order and gaps are fine.)
+ * seq is an AUTOINCREMENT rowid assigned in the serialized write path:
+ * strictly increasing in commit order and never reused, even after old
+ * rows are purged.  Replay pages by seq; a tenant's events by its index.
+ */
+static const char store_schema_v7[] =
+	"CREATE TABLE events ("
+	" seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" id TEXT NOT NULL UNIQUE,"
+	" tenant_id TEXT NOT NULL,"
+	" type TEXT NOT NULL,"
+	" time_ms INTEGER NOT NULL,"
+	" event_json TEXT NOT NULL);"
+	"CREATE INDEX events_by_tenant ON events(tenant_id, seq);";
+
 static const struct store_migration store_migrations[] = {
 	{ 1, "initial schema: tenants, labels, versions, phase transitions, idempotency",
 	  store_schema_v1 },
@@ -199,6 +216,7 @@ static const struct store_migration store_migrations[] = {
 	  store_schema_v2 },
 	{ 3, "reconcile workflows, tenant credentials, index of unsettled tenants", store_schema_v3 },
 	{ 4, "administrative overrides of tenants' rate limits", store_schema_v4 },
+	{ 7, "the event outbox", store_schema_v7 },
 };
 
 #define STORE_N_MIGRATIONS (sizeof(store_migrations) / sizeof(store_migrations[0]))

@@ -212,6 +212,7 @@ static int write_prepare_one(const struct tnd_host *host, const struct tnd_write
 	case TND_WRITE_CREDENTIAL_PUT:
 	case TND_WRITE_CREDENTIAL_DELETE:
 	case TND_WRITE_OVERRIDE_INSERT:
+	case TND_WRITE_EVENT_APPEND:
 		break;
 	default:
 		tnd_error_set(err, "write kind %u is not supported by this driver", write->kind);
@@ -233,6 +234,8 @@ static int write_prepare_one(const struct tnd_host *host, const struct tnd_write
 		return store_reconcile_prepare(write, err);
 	case TND_WRITE_OVERRIDE_INSERT:
 		return store_override_prepare(write, err);
+	case TND_WRITE_EVENT_APPEND:
+		return store_event_prepare(write, err);
 	case TND_WRITE_VERSION_APPEND: {
 		const struct tnd_version_record *rec = write->record;
 		if (rec->size < STORE_RECORD_SIZE(struct tnd_version_record, time_ms)) {
@@ -655,6 +658,8 @@ int store_write_apply(const struct tnd_host *host, struct store_conn *writer,
 		return store_reconcile_apply(writer, write, err);
 	case TND_WRITE_OVERRIDE_INSERT:
 		return store_override_apply(writer, write, err);
+	case TND_WRITE_EVENT_APPEND:
+		return store_event_apply(writer, write, err);
 	default:
 		tnd_error_set(err, "write kind %u is not supported by this driver", write->kind);
 		return -ENOTSUP;
