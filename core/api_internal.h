@@ -128,6 +128,9 @@ api_handler_fn api_workflow_get;
 api_handler_fn api_workflow_retry;
 api_handler_fn api_tenant_credentials;
 
+/* handlers: api_events.c */
+api_handler_fn api_events_list;
+
 /* handlers: api_system.c */
 api_handler_fn api_healthz;
 api_handler_fn api_readyz;

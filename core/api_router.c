@@ -56,6 +56,8 @@ static const struct api_route_def api_routes[] = {
 	{ "POST", "/v1/workflows/{id}/retry", api_workflow_retry, TND_ROLE_OPERATOR, 0 },
 	{ "POST", "/v1/overrides", api_override_create, TND_ROLE_ADMIN, 0 },
 	{ "GET", "/v1/overrides", api_override_list, TND_ROLE_AUDITOR, 0 },
+	/* a tenant-scoped token sees its own tenant's events (api_events.c) */
+	{ "GET", "/v1/events", api_events_list, TND_ROLE_TENANT, 0 },
 };
 
 /* Match @path against @pattern; on success the {params} are copied into @req. */
