@@ -44,6 +44,7 @@ enum ctl_command {
 	CMD_WORKFLOW,
 	CMD_RETRY,
 	CMD_CREDENTIALS,
+	CMD_EVENTS,
 };
 
 /* Options that only some commands take. */
@@ -54,6 +55,7 @@ enum {
 	OPT_WRITE = 1u << 3,    /* --if-match --idempotency-key */
 	OPT_TENANT = 1u << 4,   /* --tenant */
 	OPT_WAIT = 1u << 5,     /* --wait[=SECONDS] */
+	OPT_EVENTS = 1u << 6,   /* --after --type --follow */
 };
 
 /* What a command's ID argument names. */
@@ -131,6 +133,16 @@ static const struct ctl_command_def {
 	{ "credentials", CMD_CREDENTIALS, 0, ID_TENANT, "credentials ID",
 	  "Print the tenant's data-plane login (username and password; admin only).\n"
 	  "The password is a secret: a warning saying so goes to standard error.\n" },
+	{ "events", CMD_EVENTS, OPT_EVENTS | OPT_TENANT, ID_NONE,
+	  "events [--after SEQ] [--tenant ID] [--type T] [--follow]",
+	  "Replay the event stream (CloudEvents) in sequence order:\n"
+	  "SEQUENCE TIME TYPE TENANT STATE VERSION; with -o json, JSON Lines (one\n"
+	  "CloudEvent per line, as the server sent it).\n"
+	  "  --after SEQ      only events after sequence SEQ (default 0: all)\n"
+	  "  --tenant ID      of tenant ID only\n"
+	  "  --type T         of type T only (created or tenancy.tenant.created)\n"
+	  "  --follow         then keep printing new events as they commit (long\n"
+	  "                   poll; stop with Ctrl-C)\n" },
 };
 
 static const char ctl_global_help[] =
@@ -185,6 +197,9 @@ static int ctl_usage_error(const char *fmt, ...)
 
 struct ctl_args {
 	const char *url, *token, *token_file, *request_id, *if_match_version, *idempotency_key, *tenant;
+	const char *event_type;
+	long long after;
+	bool follow;
 	enum cli_output_format output;
 	long timeout_s, wait_s;
 	bool verbose, help, version;
@@ -241,6 +256,7 @@ static int ctl_parse(int argc, char **argv, struct ctl_args *args)
 	enum {
 		O_URL = 256, O_TOKEN, O_TOKEN_FILE, O_REQUEST_ID, O_IF_MATCH, O_IDEMPOTENCY_KEY, O_TIMEOUT,
 		O_VERSION, O_STATE, O_ISOLATION, O_REGION, O_PLAN, O_LABEL, O_LIMIT, O_ALL, O_TENANT, O_WAIT,
+		O_AFTER, O_TYPE, O_FOLLOW,
 	};
 	static const struct option options[] = {
 		{ "url", required_argument, NULL, O_URL },
@@ -264,6 +280,9 @@ static int ctl_parse(int argc, char **argv, struct ctl_args *args)
 		{ "all", no_argument, NULL, O_ALL },
 		{ "tenant", required_argument, NULL, O_TENANT },
 		{ "wait", optional_argument, NULL, O_WAIT },
+		{ "after", required_argument, NULL, O_AFTER },
+		{ "type", required_argument, NULL, O_TYPE },
+		{ "follow", no_argument, NULL, O_FOLLOW },
 		{ NULL, 0, NULL, 0 },
 	};
 	long number;
@@ -343,6 +362,19 @@ static int ctl_parse(int argc, char **argv, struct ctl_args *args)
 			args->given |= OPT_PAGE;
 			break;
 		case O_ALL: args->list.all = true; args->given |= OPT_PAGE; break;
+		case O_AFTER:
+			if (!ctl_parse_number(optarg, 0, LONG_MAX, &number))
+				return ctl_usage_error("--after takes a sequence number (0 or more)");
+			args->after = number;
+			args->given |= OPT_EVENTS;
+			break;
+		case O_TYPE:
+			if (!ctl_printable(optarg, 64))
+				return ctl_usage_error("--type takes an event type, e.g. created");
+			args->event_type = optarg;
+			args->given |= OPT_EVENTS;
+			break;
+		case O_FOLLOW: args->follow = true; args->given |= OPT_EVENTS; break;
 		default:
 			/* getopt has said what was wrong */
 			fputs("Try 'tenancyctl --help'.\n", stderr);
@@ -379,7 +411,9 @@ static int ctl_check_options(const struct ctl_command_def *def, const struct ctl
 	if (extra & OPT_PAGE)
 		return ctl_usage_error("--state, --limit and --all go with list and workflows, not %s", def->name);
 	if (extra & OPT_TENANT)
-		return ctl_usage_error("--tenant goes with workflows, not %s", def->name);
+		return ctl_usage_error("--tenant goes with workflows and events, not %s", def->name);
+	if (extra & OPT_EVENTS)
+		return ctl_usage_error("--after, --type and --follow go with events, not %s", def->name);
 	if (extra & OPT_WRITE)
 		return ctl_usage_error("--if-match and --idempotency-key go with apply, suspend, resume, "
 				       "archive and delete, not %s", def->name);
@@ -438,6 +472,9 @@ static int ctl_run(const struct ctl_command_def *def, const struct ctl_args *arg
 {
 	const char *id = def->id != ID_NONE ? args->positional[1] : NULL;
 	struct cli_workflow_list_options workflows = { args->tenant, args->list.state, args->list.limit, args->list.all };
+	/* each --follow request waits on the server, well within --timeout */
+	struct cli_event_options events = { args->after, args->tenant, args->event_type, args->follow,
+					    args->timeout_s > 10 ? args->timeout_s - 5 : args->timeout_s / 2 };
 
 	switch (def->command) {
 	case CMD_APPLY: return cli_cmd_apply(ctx, args->files, args->n_files);
@@ -454,6 +491,7 @@ static int ctl_run(const struct ctl_command_def *def, const struct ctl_args *arg
 	case CMD_WORKFLOW: return cli_cmd_workflow(ctx, id);
 	case CMD_RETRY: return cli_cmd_retry(ctx, id);
 	case CMD_CREDENTIALS: return cli_cmd_credentials(ctx, id);
+	case CMD_EVENTS: return cli_cmd_events(ctx, &events);
 	case CMD_NONE: break;
 	}
 	return -EINVAL;
