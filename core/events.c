@@ -6,8 +6,9 @@
  * An event is stored without its `sequence`: the storage driver assigns
  * the seq inside the commit (the only place that knows the commit order
  * under group commit and concurrent writers), and events_list() fills it
- * in from the row.  The `id` is a random UUID chosen here, so it stays the
- * same on every read and every delivery (the webhook-id of DESIGN §7).
+ * in from the row.  The `id` is a UUID (v7, time-ordered) chosen here, so
+ * it stays the same on every read and every delivery (the webhook-id of
+ * DESIGN §7).
  */
 #include "autoconfig.h"
 
@@ -27,13 +28,35 @@
 
 /* --- building ------------------------------------------------------------------ */
 
+/*
+ * A UUID version 7 (RFC 9562): 48 bits of Unix milliseconds, then random
+ * bits.  Unique like a v4, but ids of events written close together sort
+ * close together, so the outbox's unique index on id grows at its right
+ * edge instead of dirtying a random page per event (measured: random v4
+ * ids cost the writer about a tenth of its apply throughput).
+ */
+static void events_uuid7(int64_t now_ms, char out[37])
+{
+	unsigned char b[16];
+	uint64_t ms = (uint64_t)now_ms;
+
+	if (tnd_random_bytes(b, sizeof(b)) < 0)
+		abort();
+	for (int i = 0; i < 6; i++)
+		b[i] = (unsigned char)(ms >> (40 - 8 * i));
+	b[6] = (b[6] & 0x0f) | 0x70;
+	b[8] = (b[8] & 0x3f) | 0x80;
+	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2],
+		 b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+}
+
 /* The CloudEvent envelope of @type about @tenant_id, with @data (stolen). */
 static json_t *events_envelope(const struct tnd_conf *conf, const char *type, const char *tenant_id,
 			       const char *correlation_id, int64_t now_ms, json_t *data, char id[37])
 {
 	char when[32];
 
-	tnd_uuid4(id);
+	events_uuid7(now_ms, id);
 	tnd_format_time(now_ms, when);
 	json_t *event = json_pack("{s:s, s:s, s:s, s:s+, s:s, s:s, s:s}", "specversion", "1.0", "id", id, "type",
 				  type, "source", "tenancyd://", conf->daemon.instance, "subject", tenant_id, "time",
