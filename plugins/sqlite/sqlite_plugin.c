@@ -289,6 +289,7 @@ static const struct tnd_storage_ops plugin_ops = {
 	.audit_head_get = store_audit_head_get,
 	.token_list = store_token_list,
 	.grant_list = store_grant_list,
+	.event_list = store_event_list,
 };
 
 TND_PLUGIN_DEFINE(TND_PLUGIN_STORAGE, "sqlite", PACKAGE_VERSION, TND_STORAGE_CAP_GROUP_COMMIT, plugin_init,

@@ -260,6 +260,23 @@ static const char store_schema_v6[] =
 	" expires_ms INTEGER) WITHOUT ROWID;"
 	"CREATE INDEX breakglass_grants_by_state ON breakglass_grants(state, id);";
 
+/*
+ * Version 7 (storage ABI 1.2): the event outbox.
+ * seq is an AUTOINCREMENT rowid assigned in the serialized write path:
+ * strictly increasing in commit order and never reused, even after old
+ * rows are purged.  Replay pages by seq; a tenant's events by its index.
+ */
+static const char store_schema_v7[] =
+	"CREATE TABLE events ("
+	" seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" id TEXT NOT NULL UNIQUE,"
+	" tenant_id TEXT NOT NULL,"
+	" type TEXT NOT NULL,"
+	" time_ms INTEGER NOT NULL,"
+	" event_json TEXT NOT NULL);"
+	"CREATE INDEX events_by_tenant ON events(tenant_id, seq);";
+
+
 static const struct store_migration store_migrations[] = {
 	{ 1, "initial schema: tenants, labels, versions, phase transitions, idempotency",
 	  store_schema_v1 },
@@ -269,6 +286,7 @@ static const struct store_migration store_migrations[] = {
 	{ 4, "administrative overrides of tenants' rate limits", store_schema_v4 },
 	{ 5, "audit trail: hash-chained signed records and the signed chain head", store_schema_v5 },
 	{ 6, "API tokens and break-glass grants", store_schema_v6 },
+	{ 7, "the event outbox", store_schema_v7 },
 };
 
 #define STORE_N_MIGRATIONS (sizeof(store_migrations) / sizeof(store_migrations[0]))

@@ -170,7 +170,7 @@ static void test_schema_fresh(void **state)
 
 	harness_insert(h, "s-1");
 	value = direct_query(h->db_path, "PRAGMA user_version");
-	assert_string_equal(value, "6");
+	assert_string_equal(value, "7");
 	free(value);
 	value = direct_query(h->db_path, "PRAGMA journal_mode");
 	assert_string_equal(value, "wal");
@@ -183,6 +183,8 @@ static void test_schema_fresh(void **state)
 	assert_true(testutil_log_contains("schema migrated from version 0 to 1"));
 	assert_true(testutil_log_contains("schema migrated from version 1 to 2"));
 	assert_true(testutil_log_contains("schema migrated from version 2 to 3"));
+	assert_true(testutil_log_contains("schema migrated from version 3 to 4"));
+	assert_true(testutil_log_contains("schema migrated from version 4 to 7"));
 
 	/* every tenant's manifest is in there: owner-only */
 	assert_int_equal(stat(h->db_path, &st), 0);
@@ -273,8 +275,8 @@ static void test_reopen_persists(void **state)
 	assert_int_equal(h->ops->idempotency_get(h->ctx, "k", 2, NULL, NULL, &err), 0);
 	assert_int_equal(h->ops->workflow_get(h->ctx, "wf-keep", NULL, NULL, &err), 0);
 	assert_int_equal(h->ops->credential_get(h->ctx, "keep", NULL, NULL, &err), 0);
-	/* the schema was migrated once (six steps), not again */
-	assert_int_equal(testutil_log_count("schema migrated"), 6);
+	/* the schema was migrated once (seven steps), not again */
+	assert_int_equal(testutil_log_count("schema migrated"), 7);
 	assert_int_equal(h->ops->ping(h->ctx, &err), 0);
 	assert_int_equal(h->ops->maintain(h->ctx, 0, &err), 0);
 }
