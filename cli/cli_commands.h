@@ -52,6 +52,14 @@ struct cli_workflow_list_options {
 	bool all;                      /* follow nextCursor through every page */
 };
 
+struct cli_event_options {
+	long long after;               /* replay events after this sequence (0: all) */
+	const char *tenant;            /* NULL: every tenant */
+	const char *type;              /* "created" or "tenancy.tenant.created"; NULL: all */
+	bool follow;                   /* then keep waiting for new events */
+	long wait_s;                   /* long-poll wait of each --follow request */
+};
+
 enum cli_lifecycle_action {
 	CLI_SUSPEND,
 	CLI_RESUME,
@@ -117,6 +125,11 @@ int cli_cmd_token_revoke(struct cli_ctx *ctx, const char *id);
 int cli_cmd_breakglass_request(struct cli_ctx *ctx, const char *reason, long ttl_s);
 int cli_cmd_breakglass_list(struct cli_ctx *ctx, const char *state);
 int cli_cmd_breakglass_decide(struct cli_ctx *ctx, const char *id, bool approve);
+
+/* cli_cmd_events.c */
+/** Print the events after opts->after (JSON Lines with -o json); with
+ *  opts->follow, then wait for new ones until interrupted or an error. */
+int cli_cmd_events(struct cli_ctx *ctx, const struct cli_event_options *opts);
 
 /* --- shared by the command files ------------------------------------------------- */
 

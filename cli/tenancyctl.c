@@ -47,6 +47,7 @@ enum ctl_command {
 	CMD_AUDIT,
 	CMD_TOKENS,
 	CMD_BREAKGLASS,
+	CMD_EVENTS,
 	CMD_QUOTAS,
 };
 
@@ -60,7 +61,9 @@ enum {
 	OPT_WAIT = 1u << 5,     /* --wait[=SECONDS] */
 	OPT_AUDIT = 1u << 6,    /* --actor --action --outcome --after --until --from */
 	OPT_ACCESS = 1u << 7,   /* --name --role --ttl --reason */
-	OPT_HISTORY = 1u << 8,  /* --history */
+	OPT_EVENTS = 1u << 8,   /* --type --follow */
+	OPT_AFTER = 1u << 9,    /* --after: a time (audit) or a sequence (events) */
+	OPT_HISTORY = 1u << 10, /* --history */
 };
 
 /* What a command's ID argument names. */
@@ -145,7 +148,7 @@ static const struct ctl_command_def {
 	{ "credentials", CMD_CREDENTIALS, 0, ID_TENANT, "credentials ID",
 	  "Print the tenant's data-plane login (username and password; admin only).\n"
 	  "The password is a secret: a warning saying so goes to standard error.\n" },
-	{ "audit", CMD_AUDIT, OPT_AUDIT | OPT_TENANT | OPT_PAGE, ID_SUBCOMMAND,
+	{ "audit", CMD_AUDIT, OPT_AUDIT | OPT_AFTER | OPT_TENANT | OPT_PAGE, ID_SUBCOMMAND,
 	  "audit verify [--from SEQ | --export FILE --key PEM [--anchor SEQ:HASH]] | list|export [--tenant T] [--actor A] [--action X] [--outcome O] "
 	  "[--after TIME] [--until TIME] [--limit N] [--all] | public-key",
 	  "The signed, hash-chained audit trail (auditor or admin; docs/audit.md).\n"
@@ -183,6 +186,16 @@ static const struct ctl_command_def {
 	  "           pending, approved, expired or denied\n"
 	  "  approve  (a different admin) your token acts as admin until it expires\n"
 	  "  deny     (admin) refuse a pending request\n" },
+	{ "events", CMD_EVENTS, OPT_EVENTS | OPT_AFTER | OPT_TENANT, ID_NONE,
+	  "events [--after SEQ] [--tenant ID] [--type T] [--follow]",
+	  "Replay the event stream (CloudEvents) in sequence order:\n"
+	  "SEQUENCE TIME TYPE TENANT STATE VERSION; with -o json, JSON Lines (one\n"
+	  "CloudEvent per line, as the server sent it).\n"
+	  "  --after SEQ      only events after sequence SEQ (default 0: all)\n"
+	  "  --tenant ID      of tenant ID only\n"
+	  "  --type T         of type T only (created or tenancy.tenant.created)\n"
+	  "  --follow         then keep printing new events as they commit (long\n"
+	  "                   poll; stop with Ctrl-C)\n" },
 };
 
 /* The subcommands of tokens, breakglass and audit, and whether they take an ID. */
@@ -253,6 +266,10 @@ struct ctl_args {
 	const char *url, *token, *token_file, *request_id, *if_match_version, *idempotency_key, *tenant;
 	const char *name, *role, *reason;
 	long ttl_s;
+	const char *event_type;
+	long long after;
+	bool follow;
+	bool after_is_seq;
 	enum cli_output_format output;
 	long timeout_s, wait_s;
 	bool verbose, help, version;
@@ -312,6 +329,7 @@ static int ctl_parse(int argc, char **argv, struct ctl_args *args)
 		O_VERSION, O_STATE, O_ISOLATION, O_REGION, O_PLAN, O_LABEL, O_LIMIT, O_ALL, O_TENANT, O_WAIT,
 		O_ACTOR, O_ACTION, O_OUTCOME, O_AFTER, O_UNTIL, O_FROM, O_EXPORT, O_KEY, O_ANCHOR,
 		O_NAME, O_ROLE, O_TTL, O_REASON,
+		O_TYPE, O_FOLLOW,
 		O_HISTORY,
 	};
 	static const struct option options[] = {
@@ -349,6 +367,8 @@ static int ctl_parse(int argc, char **argv, struct ctl_args *args)
 		{ "role", required_argument, NULL, O_ROLE },
 		{ "ttl", required_argument, NULL, O_TTL },
 		{ "reason", required_argument, NULL, O_REASON },
+		{ "type", required_argument, NULL, O_TYPE },
+		{ "follow", no_argument, NULL, O_FOLLOW },
 		{ "history", no_argument, NULL, O_HISTORY },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -445,7 +465,13 @@ static int ctl_parse(int argc, char **argv, struct ctl_args *args)
 		case O_ACTOR: args->audit.actor = optarg; args->given |= OPT_AUDIT; break;
 		case O_ACTION: args->audit.action = optarg; args->given |= OPT_AUDIT; break;
 		case O_OUTCOME: args->audit.outcome = optarg; args->given |= OPT_AUDIT; break;
-		case O_AFTER: args->audit.after = optarg; args->given |= OPT_AUDIT; break;
+		case O_AFTER:
+			/* audit takes a time, events a sequence: checked per command */
+			args->audit.after = optarg;
+			args->after_is_seq = ctl_parse_number(optarg, 0, LONG_MAX, &number);
+			args->after = args->after_is_seq ? number : 0;
+			args->given |= OPT_AFTER;
+			break;
 		case O_UNTIL: args->audit.until = optarg; args->given |= OPT_AUDIT; break;
 		case O_FROM:
 			if (!ctl_parse_number(optarg, 1, LONG_MAX, &number))
@@ -466,6 +492,13 @@ static int ctl_parse(int argc, char **argv, struct ctl_args *args)
 			args->audit.anchor = optarg;
 			args->given |= OPT_AUDIT;
 			break;
+		case O_TYPE:
+			if (!ctl_printable(optarg, 64))
+				return ctl_usage_error("--type takes an event type, e.g. created");
+			args->event_type = optarg;
+			args->given |= OPT_EVENTS;
+			break;
+		case O_FOLLOW: args->follow = true; args->given |= OPT_EVENTS; break;
 		case O_HISTORY: args->given |= OPT_HISTORY; break;
 		default:
 			/* getopt has said what was wrong */
@@ -529,15 +562,21 @@ static int ctl_check_options(const struct ctl_command_def *def, const struct ctl
 	if (extra & OPT_PAGE)
 		return ctl_usage_error("--state, --limit and --all go with list and workflows, not %s", def->name);
 	if (extra & OPT_TENANT)
-		return ctl_usage_error("--tenant goes with workflows and tokens, not %s", def->name);
+		return ctl_usage_error("--tenant goes with workflows, tokens, audit and events, not %s", def->name);
 	if (extra & OPT_ACCESS)
 		return ctl_usage_error("--name, --role, --ttl and --reason go with tokens and breakglass, not %s",
 				       def->name);
+	if (extra & OPT_EVENTS)
+		return ctl_usage_error("--type and --follow go with events, not %s", def->name);
+	if (extra & OPT_AFTER)
+		return ctl_usage_error("--after goes with audit and events, not %s", def->name);
+	if (def->command == CMD_EVENTS && (args->given & OPT_AFTER) && !args->after_is_seq)
+		return ctl_usage_error("--after takes a sequence number (0 or more)");
 	if (extra & OPT_WRITE)
 		return ctl_usage_error("--if-match and --idempotency-key go with apply, suspend, resume, "
 				       "archive and delete, not %s", def->name);
 	if (extra & OPT_AUDIT)
-		return ctl_usage_error("--actor, --action, --outcome, --after, --until and --from go with audit, not %s",
+		return ctl_usage_error("--actor, --action, --outcome, --until, --from, --export, --key and --anchor go with audit, not %s",
 				       def->name);
 	if (extra & OPT_WAIT)
 		return ctl_usage_error("--wait goes with apply, suspend, resume, archive, delete and retry, not %s",
@@ -618,6 +657,9 @@ static int ctl_run(const struct ctl_command_def *def, const struct ctl_args *arg
 {
 	const char *id = def->id == ID_TENANT || def->id == ID_WORKFLOW ? args->positional[1] : NULL;
 	struct cli_workflow_list_options workflows = { args->tenant, args->list.state, args->list.limit, args->list.all };
+	/* each --follow request waits on the server, well within --timeout */
+	struct cli_event_options events = { args->after, args->tenant, args->event_type, args->follow,
+					    args->timeout_s > 10 ? args->timeout_s - 5 : args->timeout_s / 2 };
 
 	switch (def->command) {
 	case CMD_APPLY: return cli_cmd_apply(ctx, args->files, args->n_files);
@@ -643,6 +685,7 @@ static int ctl_run(const struct ctl_command_def *def, const struct ctl_args *arg
 	}
 	case CMD_TOKENS:
 	case CMD_BREAKGLASS: return ctl_run_access(def, args, ctx);
+	case CMD_EVENTS: return cli_cmd_events(ctx, &events);
 	case CMD_QUOTAS: return cli_cmd_quotas(ctx, id, (args->given & OPT_HISTORY) != 0);
 	case CMD_NONE: break;
 	}

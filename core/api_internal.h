@@ -180,6 +180,9 @@ api_handler_fn api_audit_search;
 api_handler_fn api_audit_verify;
 api_handler_fn api_audit_public_key;
 
+/* handlers: api_events.c */
+api_handler_fn api_events_list;
+
 /* handlers: api_system.c */
 api_handler_fn api_healthz;
 api_handler_fn api_readyz;

@@ -73,6 +73,8 @@ static const struct api_route_def api_routes[] = {
 	{ "GET", "/v1/breakglass/{id}", api_breakglass_get, TND_ROLE_AUDITOR, 0 },
 	{ "POST", "/v1/breakglass/{id}/approve", api_breakglass_approve, TND_ROLE_ADMIN, 0 },
 	{ "POST", "/v1/breakglass/{id}/deny", api_breakglass_deny, TND_ROLE_ADMIN, 0 },
+	/* a tenant-scoped token sees its own tenant's events (api_events.c) */
+	{ "GET", "/v1/events", api_events_list, TND_ROLE_TENANT, 0 },
 };
 
 /* Match @path against @pattern; on success the {params} are copied into @req. */

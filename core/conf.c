@@ -14,6 +14,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <libconfig.h>
 
@@ -40,7 +41,7 @@ static const char *const conf_root_keys[] = {
 	"daemon", "api", "plugins", "reconcile", "workers", "regions", "plans", "audit", NULL,
 };
 static const char *const conf_daemon_keys[] = {
-	"state_dir", "pid_file", "log_file", "log_level", "user", "workers", NULL,
+	"state_dir", "pid_file", "log_file", "log_level", "user", "workers", "instance", NULL,
 };
 static const char *const conf_api_keys[] = {
 	"listen", "tokens_file", "max_body_bytes", "max_depth", "max_connections",
@@ -61,6 +62,42 @@ static bool conf_user_name_valid(const char *s)
 			       CONF_CHARS_LOWER CONF_CHARS_DIGIT "_.-");
 }
 
+/* The name in events' source (tenancyd://<instance>): what a URI
+ * authority and a hostname both accept. */
+static bool conf_instance_valid(const char *s)
+{
+	return conf_name_valid(s, 63, CONF_CHARS_LOWER "ABCDEFGHIJKLMNOPQRSTUVWXYZ" CONF_CHARS_DIGIT,
+			       CONF_CHARS_LOWER "ABCDEFGHIJKLMNOPQRSTUVWXYZ" CONF_CHARS_DIGIT ".-");
+}
+
+/* daemon.instance, default the host name (or "localhost" if it has none
+ * that qualifies). */
+static int conf_parse_instance(struct conf_reader *reader, config_setting_t *group, struct tnd_conf *conf)
+{
+	const char *instance = NULL;
+	char host[256] = "";
+	int r;
+
+	if (group) {
+		r = conf_get_string(reader, group, "instance", false, &instance);
+		if (r < 0)
+			return r;
+	}
+	if (instance) {
+		if (!conf_instance_valid(instance))
+			return conf_fail(reader, config_setting_get_member(group, "instance"),
+					 "'daemon.instance' is not a valid instance name: '%s' (letters, digits, "
+					 "'.' and '-', at most 63)",
+					 instance);
+		conf->daemon.instance = tnd_xstrdup(instance);
+		return 0;
+	}
+	if (gethostname(host, sizeof(host) - 1) < 0 || !conf_instance_valid(host))
+		tnd_strlcpy(host, "localhost", sizeof(host));
+	conf->daemon.instance = tnd_xstrdup(host);
+	return 0;
+}
+
 static int conf_parse_daemon(struct conf_reader *reader, config_setting_t *root, struct tnd_conf *conf)
 {
 	config_setting_t *group = NULL;
@@ -75,9 +112,12 @@ static int conf_parse_daemon(struct conf_reader *reader, config_setting_t *root,
 		return r;
 	if (group == NULL) {
 		conf->daemon.state_dir = tnd_xstrdup(TND_LOCALSTATEDIR);
-		return 0;
+		return conf_parse_instance(reader, NULL, conf);
 	}
 	r = conf_check_keys(reader, group, conf_daemon_keys);
+	if (r < 0)
+		return r;
+	r = conf_parse_instance(reader, group, conf);
 	if (r < 0)
 		return r;
 
@@ -373,6 +413,7 @@ static void conf_free(struct tnd_conf *conf)
 		return;
 	free(conf->path);
 	free(conf->daemon.state_dir);
+	free(conf->daemon.instance);
 	free(conf->daemon.pid_file);
 	free(conf->daemon.log_file);
 	free(conf->daemon.user);

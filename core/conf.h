@@ -98,6 +98,7 @@ struct tnd_conf {
 		int log_level;       /* TND_LOG_* */
 		char *user;          /* drop privileges to this user, NULL: stay */
 		int workers;         /* worker processes (reconcile issue) */
+		char *instance;      /* events' source tenancyd://<instance>; default the host name */
 	} daemon;
 
 	struct {

@@ -5,7 +5,8 @@
  * the workflow (its step record and the checkpoint: the index of the next
  * step, or its end), the tenant's status (resources, conditions) and, when
  * the last step is done, the phase, observedVersion, the phase transition
- * and (for a deletion) the tenant's credentials.  The workflow write
+ * and (for a deletion) the tenant's credentials, and the events of what
+ * changed (phase hops, a failure: events.h).  The workflow write
  * carries its revision: a workflow superseded meanwhile makes the commit
  * fail and the result is dropped; a tenant changed meanwhile (a new apply)
  * makes it retry on fresh data.
@@ -20,6 +21,7 @@
 
 #include "audit.h"
 #include "conf.h"
+#include "events.h"
 #include "log.h"
 #include "metrics.h"
 #include "orchestrator_internal.h"
@@ -115,6 +117,21 @@ static void checkpoint_audit(struct registry_txn *txn, const struct workflow *wf
 	registry_txn_add_audit(txn, &ev);
 }
 
+/* The events of this checkpoint, in its txn: the phase hops of a finished
+ * workflow, a repair's drift_corrected, or reconcile_failed (@failure set). */
+static void checkpoint_events(struct registry *reg, const struct tnd_conf *conf, struct registry_txn *txn,
+			      const struct tenant_row *next, const struct workflow *wf, bool finished,
+			      const char *failure, int64_t now)
+{
+	if (finished) {
+		events_add_for_transitions(reg, conf, txn, next, wf->id, now);
+		if (tnd_streq(wf->kind, "repair"))
+			events_add_drift_corrected(reg, conf, txn, next, wf, now);
+	}
+	if (failure)
+		events_add_reconcile_failed(reg, conf, txn, next, wf, failure, now);
+}
+
 static enum checkpoint_outcome checkpoint_once(struct orchestrator *orch, const struct tnd_conf *conf,
 					       const struct orch_job *job, bool *ret_finished, bool *ret_failed)
 {
@@ -172,6 +189,7 @@ static enum checkpoint_outcome checkpoint_once(struct orchestrator *orch, const 
 				    *ret_failed ? reconcile_conditions("ReconcileFailed", wf->kind, message, wf->id, now)
 						: reconcile_conditions("Reconciling", wf->kind, message, wf->id, now));
 	}
+	checkpoint_events(orch->reg, conf, &txn, &next, wf, *ret_finished, *ret_failed ? message : NULL, now);
 	registry_txn_put_tenant(&txn, &next, row->revision);
 	registry_txn_put_workflow(&txn, wf, wf_expect);
 	checkpoint_audit(&txn, wf, job, job->rc == 0 ? NULL : message, now);

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "conf.h"
+#include "events.h"
 #include "credentials.h"
 #include "host.h"
 #include "log.h"
@@ -366,6 +367,8 @@ int reconcile_start_for(struct registry *reg, const struct tnd_conf *conf, const
 	next.updated_ms = tnd_now_ms();
 	registry_txn_init(&txn);
 	r = reconcile_add_workflow(reg, conf, &txn, &next, &plan, "tenancyd", reason, drift, err);
+	if (r == 0 && drift)
+		events_add_drift_detected(reg, conf, &txn, &next, drift, next.updated_ms);
 	if (r == 0) {
 		registry_txn_put_tenant(&txn, &next, row->revision);
 		r = registry_commit(reg, &txn, NULL, err);

@@ -13,6 +13,7 @@
 
 #include "audit.h"
 #include "doc_cache.h"
+#include "events.h"
 #include "plugin_loader.h"
 #include "registry.h"
 #include "registry_internal.h"
@@ -721,6 +722,8 @@ int registry_commit(struct registry *reg, struct registry_txn *txn, size_t *ret_
 	if (r < 0 && ret_failed_index)
 		*ret_failed_index = failed;
 	txn->committed = r == 0;
+	if (r == 0 && registry_txn_has_events(txn))
+		events_committed(); /* wake long-polling replays */
 	return r;
 }
 
@@ -773,4 +776,42 @@ const struct tnd_storage_ops *registry_storage_ops(const struct registry *reg, v
 {
 	*ret_ctx = reg->ctx;
 	return reg->ops;
+}
+
+/* --- the event outbox (storage ABI 1.2) ------------------------------------ */
+
+bool registry_supports_events(const struct registry *reg)
+{
+	return TND_HAS_FIELD(reg->ops, struct tnd_storage_ops, event_list) && reg->ops->event_list;
+}
+
+int registry_event_list(struct registry *reg, const struct tnd_event_query *query, tnd_event_visit_fn *visit,
+			void *userdata, struct tnd_error *err)
+{
+	if (!registry_supports_events(reg)) {
+		tnd_error_set(err, "the storage driver predates the event outbox (storage ABI 1.2)");
+		return -ENOTSUP;
+	}
+	return reg->ops->event_list(reg->ctx, query, visit, userdata, err);
+}
+
+void registry_txn_add_event(struct registry_txn *txn, const struct tnd_event_record *from)
+{
+	struct tnd_event_record *rec = tnd_xcalloc(1, sizeof(*rec));
+
+	rec->size = sizeof(*rec);
+	rec->id = txn_str(txn, from->id);
+	rec->tenant_id = txn_str(txn, from->tenant_id);
+	rec->type = txn_str(txn, from->type);
+	rec->time_ms = from->time_ms;
+	rec->event_json = txn_str(txn, from->event_json);
+	txn_push(txn, TND_WRITE_EVENT_APPEND, 0, rec);
+}
+
+bool registry_txn_has_events(const struct registry_txn *txn)
+{
+	for (size_t i = 0; i < txn->n; i++)
+		if (txn->writes[i].kind == TND_WRITE_EVENT_APPEND)
+			return true;
+	return false;
 }

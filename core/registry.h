@@ -186,6 +186,18 @@ int registry_override_list(struct registry *reg, const struct tnd_override_query
 /** Insert an override (its strings are copied) in the txn. */
 void registry_txn_add_override(struct registry_txn *txn, const struct tnd_override_record *rec);
 
+/* --- the event outbox (storage ABI 1.2) ------------------------------------ */
+
+/** True when the driver keeps an event outbox (ABI >= 1.2 with event_list). */
+bool registry_supports_events(const struct registry *reg);
+/** Visit outbox events matching @query in seq order (records borrowed);
+ *  -ENOTSUP without driver support. */
+int registry_event_list(struct registry *reg, const struct tnd_event_query *query, tnd_event_visit_fn *visit,
+			void *userdata, struct tnd_error *err);
+/** Append an event (its strings are copied) to the txn; the driver assigns its seq. */
+void registry_txn_add_event(struct registry_txn *txn, const struct tnd_event_record *rec);
+/** True when the txn carries at least one event. */
+bool registry_txn_has_events(const struct registry_txn *txn);
 /* --- quota history (storage ABI 1.2: quotas) -------------------------------- */
 
 /** True when the driver keeps quota history (the quota_list op). */

@@ -14,6 +14,7 @@
 
 #include "audit.h"
 #include "conf.h"
+#include "events.h"
 #include "host.h"
 #include "lifecycle.h"
 #include "log.h"
@@ -445,6 +446,7 @@ static enum service_outcome service_create(struct registry *reg, const struct tn
 	if (from != TND_PHASE_INVALID)
 		registry_txn_add_transition(&txn, id, from, row.phase, 1, rctx->actor, rctx->request_id, "applied",
 					    now);
+	events_add_for_transitions(reg, conf, &txn, &row, NULL, now);
 
 	outcome = service_commit(reg, &txn, rctx, service_row_response(201, &row, true), ret_response,
 				 ret_problem);
@@ -554,6 +556,8 @@ static enum service_outcome service_update(struct registry *reg, const struct tn
 	if (from != TND_PHASE_INVALID)
 		registry_txn_add_transition(&txn, row->id, from, next.phase, next.version, rctx->actor,
 					    rctx->request_id, reason, now);
+	events_add_plan_updated(reg, conf, &txn, row, &next, rctx->request_id, now);
+	events_add_for_transitions(reg, conf, &txn, &next, NULL, now);
 	outcome = service_commit(reg, &txn, rctx, service_row_response(200, &next, false), ret_response,
 				 ret_problem);
 	if (outcome == SERVICE_DONE) {

@@ -36,8 +36,10 @@
  * seq, prevHash, hash and signature the driver fills in its serialized
  * commit path through the host's audit_hash(), audit_sign_records() and
  * audit_sign_head(), and the audit read ops (audit_list, audit_head_get);
- * and API tokens and break-glass grants (the block marked "ABI 1.2: tokens
- * and grants": write kinds 30-33, the token_list and grant_list ops).  A
+ * API tokens and break-glass grants (the block marked "ABI 1.2: tokens
+ * and grants": write kinds 30-33, the token_list and grant_list ops); and
+ * the event outbox (the blocks marked "ABI 1.2: events": write kind 40,
+ * the event_list op).  A
  * 1.2 core runs a 1.1 driver without them (it says so at start-up); a 1.1
  * core never sends the 1.2 kinds and never reads past credential_get.
  * The block marked "ABI 1.2: quotas" appends the history of a tenant's
@@ -166,6 +168,11 @@ enum tnd_write_kind {
 	 *  expires_ms are read).  -ENOENT if absent, -ESTALE unless the stored
 	 *  state is "pending": a grant is decided once. */
 	TND_WRITE_GRANT_DECIDE = 33,
+	/* --- ABI 1.2: events --- */
+	/** record: tnd_event_record.  The driver assigns its seq inside the
+	 *  commit; -EEXIST if an event with that id exists.  (Kinds 40-49 are
+	 *  kept for the outbox.) */
+	TND_WRITE_EVENT_APPEND = 40,
 	/* --- ABI 1.2: quotas --- */
 	/** record: tnd_quota_record.  Appends one entry to a tenant's quota
 	 *  history; the driver assigns seq.  (Numbered 50-59 apart from other
@@ -332,6 +339,40 @@ struct tnd_grant_query {
 	uint32_t limit;                  /**< 0: driver default 100, at most 1000 */
 };
 
+/* --- ABI 1.2: events --- */
+
+/**
+ * One event of the outbox (ABI 1.2): a CloudEvent the core serialized,
+ * written in the transaction of the mutation it reports.  The driver
+ * assigns @seq while it applies the commit, in the serialized write path,
+ * so sequences increase strictly in commit order across every writer of
+ * the registry and a failed commit consumes none that a reader ever sees.
+ * event_json lacks the `sequence` attribute: the core fills it in from
+ * @seq when it reads the event back.
+ */
+struct tnd_event_record {
+	uint32_t size;
+	int64_t seq;                 /**< assigned by the driver, > 0; ignored on write */
+	const char *id;              /**< the CloudEvent id, unique */
+	const char *tenant_id;       /**< the CloudEvent subject */
+	const char *type;            /**< e.g. "tenancy.tenant.created" */
+	int64_t time_ms;
+	const char *event_json;      /**< the CloudEvent as a JSON object, opaque to the driver */
+};
+
+/**
+ * Event filter (ABI 1.2).  NULL fields do not filter; results in seq
+ * order, only seq > after_seq: a reader (the API's replay, a notifier
+ * dispatcher) pages through the outbox by passing the last seq it saw.
+ */
+struct tnd_event_query {
+	uint32_t size;
+	int64_t after_seq;               /**< exclusive cursor; 0: from the start */
+	uint32_t limit;                  /**< 0: driver default 100, at most 1000 */
+	const char *tenant_id;
+	const char *type;                /**< exact type */
+};
+
 /**
  * One entry of a tenant's effective-quota history (ABI 1.2): the quotas in
  * force from @time_ms on, written in the transaction of the change that
@@ -419,6 +460,7 @@ typedef int tnd_audit_visit_fn(const struct tnd_audit_record *rec, void *userdat
 typedef int tnd_audit_head_visit_fn(const struct tnd_audit_head *head, void *userdata);
 typedef int tnd_token_visit_fn(const struct tnd_token_record *rec, void *userdata);
 typedef int tnd_grant_visit_fn(const struct tnd_grant_record *rec, void *userdata);
+typedef int tnd_event_visit_fn(const struct tnd_event_record *rec, void *userdata);
 typedef int tnd_quota_visit_fn(const struct tnd_quota_record *rec, void *userdata);
 
 /** Apply @writes atomically and durably.  On failure nothing is written and
@@ -478,6 +520,10 @@ typedef int tnd_storage_token_list_fn(void *ctx, const struct tnd_token_query *q
 typedef int tnd_storage_grant_list_fn(void *ctx, const struct tnd_grant_query *query, tnd_grant_visit_fn *visit,
 				      void *userdata, struct tnd_error *err);
 
+/** Visit outbox events matching @query in seq order.  (ABI 1.2) */
+typedef int tnd_storage_event_list_fn(void *ctx, const struct tnd_event_query *query,
+				      tnd_event_visit_fn *visit, void *userdata, struct tnd_error *err);
+
 /**
  * The ops table.  Mandatory in v1: commit, tenant_get, tenant_search,
  * version_list, version_get, phase_list, idempotency_get.  Optional:
@@ -487,8 +533,9 @@ typedef int tnd_storage_grant_list_fn(void *ctx, const struct tnd_grant_query *q
  * override_list (without it POST /v1/overrides answers 501), audit_list
  * and audit_head_get (a driver without them runs without an audit trail),
  * token_list and grant_list (without them only the tokens file
- * authenticates and /v1/tokens and /v1/breakglass answer 501).
- * and audit_head_get (a driver without them runs without an audit trail).
+ * authenticates and /v1/tokens and /v1/breakglass answer 501), and
+ * event_list (without it the core writes no events and GET /v1/events
+ * answers 501).
  * The "ABI 1.2: quotas" block appends quota_list; without it no quota
  * history is kept and GET /v1/tenants/{id}/quotas shows an empty history.
  */
@@ -519,6 +566,8 @@ struct tnd_storage_ops {
 	/* --- ABI 1.2: tokens and grants --- */
 	tnd_storage_token_list_fn *token_list;
 	tnd_storage_grant_list_fn *grant_list;
+	/* --- ABI 1.2: events --- */
+	tnd_storage_event_list_fn *event_list;
 	/* --- ABI 1.2: quotas --- */
 	tnd_storage_quota_list_fn *quota_list;
 };

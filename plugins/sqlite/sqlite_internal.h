@@ -218,6 +218,15 @@ int store_tokens_prepare(const struct tnd_write *write, struct tnd_error *err);
 int store_tokens_apply(struct store_conn *writer, const struct store_prepared_write *write,
 		       struct tnd_error *err);
 
+/* --- event writes (sqlite_write_events.c, ABI 1.2) -------------------------------- */
+
+/** Validate a write of kind TND_WRITE_EVENT_APPEND. */
+int store_event_prepare(const struct tnd_write *write, struct tnd_error *err);
+/** Append the event on the writer inside the current transaction; its seq
+ *  is assigned there. */
+int store_event_apply(struct store_conn *writer, const struct store_prepared_write *write,
+		      struct tnd_error *err);
+
 /* --- group commit (sqlite_commit.c) ---------------------------------------------- */
 
 struct store_commit_request;
@@ -305,6 +314,7 @@ tnd_storage_audit_list_fn store_audit_list;
 tnd_storage_audit_head_get_fn store_audit_head_get;
 tnd_storage_token_list_fn store_token_list;
 tnd_storage_grant_list_fn store_grant_list;
+tnd_storage_event_list_fn store_event_list;
 tnd_storage_quota_list_fn store_quota_list;
 
 #endif /* TND_SQLITE_INTERNAL_H */

@@ -289,6 +289,7 @@ static const struct tnd_storage_ops plugin_ops = {
 	.audit_head_get = store_audit_head_get,
 	.token_list = store_token_list,
 	.grant_list = store_grant_list,
+	.event_list = store_event_list,
 	.quota_list = store_quota_list,
 };
 

@@ -3,7 +3,7 @@
  * version_get, phase_list, idempotency_get, ping, and those of ABI 1.1:
  * workflow_get, workflow_list, credential_get, and those of ABI 1.2:
  * override_list, audit_list, audit_head_get, token_list, grant_list,
- * quota_list.
+ * event_list, quota_list.
  *
  * Each read borrows a connection from the read pool, runs one statement
  * from that connection's cache, copies the rows into one buffer and gives
@@ -518,6 +518,70 @@ int store_override_list(void *ctx, const struct tnd_override_query *query, tnd_o
 			.reason = read_text(&rows, i, 5),
 			.created_ms = read_int(&rows, i, 6),
 			.expires_ms = read_int(&rows, i, 7),
+		};
+		if (visit(&rec, userdata) != 0)
+			break;
+	}
+	read_rows_free(&rows);
+	return 0;
+}
+
+/* --- the event outbox (ABI 1.2) ---------------------------------------------------------- */
+
+int store_event_list(void *ctx, const struct tnd_event_query *query, tnd_event_visit_fn *visit, void *userdata,
+		     struct tnd_error *err)
+{
+	static const struct tnd_event_query everything = { .size = sizeof(everything) };
+	struct store_param params[4];
+	struct read_rows rows;
+	char sql[512];
+	size_t n = 0, tenant_param = 0, type_param = 0;
+	int len, r;
+
+	if (query == NULL)
+		query = &everything;
+	if (query->size < STORE_RECORD_SIZE(struct tnd_event_query, type)) {
+		tnd_error_set(err, "event query has size %u, smaller than ABI 1.2's", query->size);
+		return -EINVAL;
+	}
+	/* one tenant's events through its index, everything else along seq */
+	params[n++] = STORE_INT(query->after_seq);
+	params[n++] = STORE_INT(store_read_limit(query->limit));
+	if (query->tenant_id) {
+		params[n++] = STORE_TEXT(query->tenant_id);
+		tenant_param = n;
+	}
+	if (query->type) {
+		params[n++] = STORE_TEXT(query->type);
+		type_param = n;
+	}
+	{
+		char tenant_sql[32] = "", type_sql[32] = "";
+		if (tenant_param)
+			snprintf(tenant_sql, sizeof(tenant_sql), " AND tenant_id = ?%zu", tenant_param);
+		if (type_param)
+			snprintf(type_sql, sizeof(type_sql), " AND type = ?%zu", type_param);
+		len = snprintf(sql, sizeof(sql),
+			       "SELECT seq, id, tenant_id, type, time_ms, event_json FROM events"
+			       " WHERE seq > ?1%s%s ORDER BY seq LIMIT ?2",
+			       tenant_sql, type_sql);
+	}
+	if (len < 0 || (size_t)len >= sizeof(sql)) {
+		tnd_error_set(err, "event query too large");
+		return -E2BIG;
+	}
+	r = read_run(ctx, sql, params, n, &rows, err);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; visit != NULL && i < rows.n_rows; i++) {
+		struct tnd_event_record rec = {
+			.size = sizeof(rec),
+			.seq = read_int(&rows, i, 0),
+			.id = read_text(&rows, i, 1),
+			.tenant_id = read_text(&rows, i, 2),
+			.type = read_text(&rows, i, 3),
+			.time_ms = read_int(&rows, i, 4),
+			.event_json = read_text(&rows, i, 5),
 		};
 		if (visit(&rec, userdata) != 0)
 			break;

@@ -261,10 +261,25 @@ static const char store_schema_v6[] =
 	"CREATE INDEX breakglass_grants_by_state ON breakglass_grants(state, id);";
 
 /*
+ * Version 7 (storage ABI 1.2): the event outbox.
+ * seq is an AUTOINCREMENT rowid assigned in the serialized write path:
+ * strictly increasing in commit order and never reused, even after old
+ * rows are purged.  Replay pages by seq; a tenant's events by its index.
+ */
+static const char store_schema_v7[] =
+	"CREATE TABLE events ("
+	" seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" id TEXT NOT NULL UNIQUE,"
+	" tenant_id TEXT NOT NULL,"
+	" type TEXT NOT NULL,"
+	" time_ms INTEGER NOT NULL,"
+	" event_json TEXT NOT NULL);"
+	"CREATE INDEX events_by_tenant ON events(tenant_id, seq);";
+
+/*
  * Version 8 (storage ABI 1.2: quotas): the history of each tenant's
  * effective quotas, appended with the version or override that changed
- * them.  (Version 7 is taken by a change made alongside; a gap is fine,
- * migrations run in ascending order of the versions listed here.)
+ * them.
  */
 static const char store_schema_v8[] =
 	"CREATE TABLE quota_history ("
@@ -287,6 +302,7 @@ static const struct store_migration store_migrations[] = {
 	{ 4, "administrative overrides of tenants' rate limits", store_schema_v4 },
 	{ 5, "audit trail: hash-chained signed records and the signed chain head", store_schema_v5 },
 	{ 6, "API tokens and break-glass grants", store_schema_v6 },
+	{ 7, "the event outbox", store_schema_v7 },
 	{ 8, "history of tenants' effective quotas", store_schema_v8 },
 };
 

@@ -217,6 +217,7 @@ static int write_prepare_one(const struct tnd_host *host, const struct tnd_write
 	case TND_WRITE_TOKEN_REVOKE:
 	case TND_WRITE_GRANT_INSERT:
 	case TND_WRITE_GRANT_DECIDE:
+	case TND_WRITE_EVENT_APPEND:
 	case TND_WRITE_QUOTA_APPEND:
 		break;
 	default:
@@ -246,6 +247,8 @@ static int write_prepare_one(const struct tnd_host *host, const struct tnd_write
 	case TND_WRITE_GRANT_INSERT:
 	case TND_WRITE_GRANT_DECIDE:
 		return store_tokens_prepare(write, err);
+	case TND_WRITE_EVENT_APPEND:
+		return store_event_prepare(write, err);
 	case TND_WRITE_QUOTA_APPEND:
 		return store_quota_prepare(write, err);
 	case TND_WRITE_VERSION_APPEND: {
@@ -677,6 +680,8 @@ int store_write_apply(const struct tnd_host *host, struct store_conn *writer,
 	case TND_WRITE_GRANT_INSERT:
 	case TND_WRITE_GRANT_DECIDE:
 		return store_tokens_apply(writer, write, err);
+	case TND_WRITE_EVENT_APPEND:
+		return store_event_apply(writer, write, err);
 	case TND_WRITE_QUOTA_APPEND:
 		return store_quota_apply(writer, write, err);
 	default:

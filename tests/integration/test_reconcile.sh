@@ -390,6 +390,11 @@ rcl_embedded_login "$dir" dedicated rc-drift "$(rcl_json /password)" "SELECT cou
 tnd_assert_rc 0 "rc-drift logs in to its recreated (empty) database"
 tnd_assert_eq 0 "$(rcl_metric tenancyd_observe_failures_total)" "observe failures"
 [ "$(rcl_metric tenancyd_drift_detected_total)" -ge 1 ] || tnd_fail "tenancyd_drift_detected_total did not count"
+# the drift and its repair are events too (docs/events.md)
+tnd_curl GET "/v1/events?tenant=rc-drift&type=drift_detected"
+tnd_assert_contains "$(rcl_json /items/0/data/drift)" "data file $data missing" "drift_detected event of rc-drift"
+tnd_curl GET "/v1/events?tenant=rc-drift&type=drift_corrected"
+tnd_assert_eq "$wf" "$(rcl_json /items/0/data/workflowId)" "drift_corrected event names the repair"
 
 tnd_step "drift: a login enabled by hand for a suspended tenant is disabled within a resync"
 dir=$(plane_of rc-asleep)

@@ -170,6 +170,10 @@ tnd_assert_eq True "$(rcl_json /status/conditions/0/status)" "condition status o
 tnd_assert_eq activate "$(rcl_json /status/conditions/0/reason)" "condition reason of rt-never"
 tnd_assert_eq "$wf" "$(rcl_json /status/conditions/0/workflow)" "condition workflow of rt-never"
 tnd_assert_contains "$(rcl_json /status/conditions/0/message)" "flaky failure" "condition message of rt-never"
+# and one reconcile_failed event, written with the Failed checkpoint (docs/events.md)
+tnd_curl GET "/v1/events?tenant=rt-never&type=reconcile_failed"
+tnd_assert_eq "1 $wf $error" "$(rcl_json -l /items) $(rcl_json /items/0/data/workflowId) $(rcl_json /items/0/data/error)" \
+	"reconcile_failed event of rt-never"
 tnd_assert_eq $((failures_before + 1)) "$(rcl_metric tenancyd_reconcile_failures_total)" \
 	"tenancyd_reconcile_failures_total after one failed workflow"
 tnd_assert_eq $((steps_failed_before + max_attempts)) \

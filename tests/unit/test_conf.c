@@ -48,6 +48,9 @@ static void test_minimal_defaults(void **state)
 	assert_int_equal(conf->daemon.log_level, TND_LOG_INFO);
 	assert_null(conf->daemon.user);
 	assert_int_equal(conf->daemon.workers, 2);
+	/* the events' source defaults to the host name: never empty */
+	assert_non_null(conf->daemon.instance);
+	assert_true(conf->daemon.instance[0] != '\0');
 
 	assert_string_equal(conf->api.listen, "127.0.0.1:0");
 	assert_string_equal(conf->api.host, "127.0.0.1");
@@ -202,7 +205,7 @@ static void test_every_section_parsed(void **state)
 {
 	const char *text =
 		"daemon: {\n  state_dir = \"/srv/tnd\"; pid_file = \"/run/t.pid\"; log_file = \"-\";\n"
-		"  log_level = \"debug\"; user = \"_tenancyd\"; workers = 0;\n};\n"
+		"  log_level = \"debug\"; user = \"_tenancyd\"; workers = 0; instance = \"cp-EU.1\";\n};\n"
 		"api: {\n  listen = \"[::1]:8470\"; tokens_file = \"tokens\"; max_body_bytes = 1024;\n"
 		"  max_depth = 256; max_connections = 65535; connection_timeout = 3600;\n"
 		"  drain_timeout = 0; idempotency_ttl = 2592000;\n};\n"
@@ -235,6 +238,7 @@ static void test_every_section_parsed(void **state)
 	assert_int_equal(conf->daemon.log_level, TND_LOG_DEBUG);
 	assert_string_equal(conf->daemon.user, "_tenancyd");
 	assert_int_equal(conf->daemon.workers, 0);
+	assert_string_equal(conf->daemon.instance, "cp-EU.1");
 
 	assert_string_equal(conf->api.listen, "[::1]:8470");
 	assert_string_equal(conf->api.host, "::1");
@@ -417,6 +421,10 @@ static void test_bad_values(void **state)
 	(void)state;
 	assert_conf_error("daemon: {\n  log_level = \"verbose\"; #!\n};\n" MINIMAL,
 			  "'daemon.log_level' is 'verbose'");
+	assert_conf_error("daemon: {\n  instance = \"cp/1\"; #!\n};\n" MINIMAL,
+			  "'daemon.instance' is not a valid instance name: 'cp/1'");
+	assert_conf_error("daemon: {\n  instance = \"-cp\"; #!\n};\n" MINIMAL,
+			  "'daemon.instance' is not a valid instance name");
 	assert_conf_error("api: {\n  listen = \"localhost:8470\"; #!\n  tokens_file = \"tokens\";\n};\n"
 			  PLUGINS_OK REGIONS_OK PLANS_OK, "'api.listen' is 'localhost:8470'");
 	assert_conf_error("api: {\n  listen = \"127.0.0.1:65536\"; #!\n  tokens_file = \"tokens\";\n};\n"
