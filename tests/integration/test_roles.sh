@@ -74,6 +74,7 @@ GET    /v1/breakglass                          -          200   200   200   403 
 GET    /v1/breakglass/{G}                      -          200   200   200   403   403   403   401   200
 POST   /v1/breakglass/{G}/approve              -          200   403   403   403   403   403   401   403
 POST   /v1/breakglass/{G2}/deny                -          200   403   403   403   403   403   401   403
+GET    /v1/events?tenant={T}                   -          200   200   200   200   200   404   401   200
 GET    /v1/audit                               -          200   403   200   403   403   403   401   200
 GET    /v1/audit/verify                        -          200   403   200   403   403   403   401   200
 GET    /v1/audit/public-key                    -          200   403   200   403   403   403   401   200

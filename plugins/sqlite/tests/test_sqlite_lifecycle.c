@@ -184,7 +184,9 @@ static void test_schema_fresh(void **state)
 	assert_true(testutil_log_contains("schema migrated from version 1 to 2"));
 	assert_true(testutil_log_contains("schema migrated from version 2 to 3"));
 	assert_true(testutil_log_contains("schema migrated from version 3 to 4"));
-	assert_true(testutil_log_contains("schema migrated from version 4 to 7"));
+	assert_true(testutil_log_contains("schema migrated from version 4 to 5"));
+	assert_true(testutil_log_contains("schema migrated from version 5 to 6"));
+	assert_true(testutil_log_contains("schema migrated from version 6 to 7"));
 
 	/* every tenant's manifest is in there: owner-only */
 	assert_int_equal(stat(h->db_path, &st), 0);
