@@ -67,9 +67,14 @@ int audit_keys_load(const char *signing_key_file, bool generate, char *const *ve
 
 int audit_start(const struct tnd_conf *conf, struct registry *reg, struct tnd_error *err)
 {
-	int r = audit_keys_load(conf->audit.signing_key_file, conf->audit.signing_key_generate, conf->audit.verify_keys,
-				conf->audit.n_verify_keys, err);
+	int r;
 
+	if (conf->audit.disabled) {
+		log_warning("audit.enabled = false: running WITHOUT an audit trail");
+		return 0;
+	}
+	r = audit_keys_load(conf->audit.signing_key_file, conf->audit.signing_key_generate, conf->audit.verify_keys,
+				conf->audit.n_verify_keys, err);
 	if (r < 0) {
 		audit_stop();
 		return r;

@@ -155,6 +155,7 @@ struct tnd_conf {
 
 	/* `audit` section (conf_audit.c) */
 	struct {
+		bool disabled;                  /* audit.enabled = false: no trail at all */
 		char *signing_key_file;         /* Ed25519 PEM, mode 0600; absolute; default <state_dir>/audit.key */
 		bool signing_key_generate;      /* the default path: created at start when missing */
 		char **verify_keys;             /* earlier public keys (PEM), absolute */

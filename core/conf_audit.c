@@ -20,7 +20,7 @@
 #include "conf_audit.h"
 #include "util.h"
 
-static const char *const audit_keys[] = { "signing_key_file", "verify_keys", NULL };
+static const char *const audit_keys[] = { "enabled", "signing_key_file", "verify_keys", NULL };
 
 static int audit_check_signing_key(struct conf_reader *reader, config_setting_t *where, const char *path)
 {
@@ -81,6 +81,12 @@ int conf_audit_parse(struct conf_reader *reader, config_setting_t *root, struct 
 		r = conf_check_keys(reader, group, audit_keys);
 		if (r < 0)
 			return r;
+		bool enabled = true;
+
+		r = conf_get_bool(reader, group, "enabled", false, &enabled);
+		if (r < 0)
+			return r;
+		conf->audit.disabled = !enabled;
 		r = conf_get_path(reader, group, "signing_key_file", false, &conf->audit.signing_key_file);
 		if (r < 0)
 			return r;

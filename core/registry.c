@@ -602,8 +602,11 @@ void registry_txn_add_transition(struct registry_txn *txn, const char *id, enum 
 	rec->time_ms = time_ms;
 	txn_push(txn, TND_WRITE_PHASE_APPEND, 0, rec);
 
-	/* every lifecycle transition is audited, whoever makes it */
-	{
+	/* every lifecycle transition is audited, whoever makes it; a tenant's
+	 * birth in Draft is not a transition between phases, and the record of
+	 * the request that created it (new state draft or active) says it all:
+	 * one Ed25519 signature less on every create */
+	if (from != TND_PHASE_INVALID) {
 		char target[160];
 		struct audit_event ev = {
 			.time_ms = time_ms,

@@ -51,6 +51,7 @@ static void test_minimal_defaults(void **state)
 	/* the events' source defaults to the host name: never empty */
 	assert_non_null(conf->daemon.instance);
 	assert_true(conf->daemon.instance[0] != '\0');
+	assert_false(conf->audit.disabled); /* the audit trail is on unless turned off */
 
 	assert_string_equal(conf->api.listen, "127.0.0.1:0");
 	assert_string_equal(conf->api.host, "127.0.0.1");
@@ -343,6 +344,16 @@ static void test_syntax_error(void **state)
 	(void)state;
 	assert_conf_error(API_OK "plugins: {\n  storage: { name = ; }; #!\n};\n" REGIONS_OK PLANS_OK,
 			  "syntax error");
+}
+
+static void test_audit_disabled(void **state)
+{
+	struct tnd_conf *conf = load_ok(MINIMAL "audit: { enabled = false; };\n");
+
+	(void)state;
+	assert_true(conf->audit.disabled);
+	conf_unref(conf);
+	assert_conf_error(MINIMAL "audit: { enabled = \"no\"; }; #!\n", "audit.enabled");
 }
 
 static void test_unknown_keys(void **state)
@@ -721,6 +732,7 @@ int main(void)
 		cmocka_unit_test(test_every_section_parsed),
 		cmocka_unit_test(test_relative_paths),
 		cmocka_unit_test(test_syntax_error),
+		cmocka_unit_test(test_audit_disabled),
 		cmocka_unit_test(test_unknown_keys),
 		cmocka_unit_test(test_wrong_types),
 		cmocka_unit_test(test_out_of_range),
