@@ -94,7 +94,8 @@ int cli_cmd_quotas(struct cli_ctx *ctx, const char *id, bool history)
 
 	if (r < 0)
 		return r;
-	all = json_deep_copy(json_object_get(doc, "history"));
+	all = json_array();
+	json_array_extend(all, json_object_get(doc, "history"));
 	/* follow the cursor only when the history is wanted */
 	while (history && json_is_string(json_object_get(doc, "nextCursor"))) {
 		json_t *page = NULL;
@@ -109,10 +110,11 @@ int cli_cmd_quotas(struct cli_ctx *ctx, const char *id, bool history)
 		json_decref(page);
 	}
 	if (r == 0) {
-		json_object_set(doc, "history", history ? all : json_array());
-		json_object_set_new(doc, "nextCursor", json_null());
-		if (!history)
+		if (history)
+			json_object_set(doc, "history", all);
+		else
 			json_object_del(doc, "history");
+		json_object_set_new(doc, "nextCursor", json_null());
 		if (ctx->output == CLI_OUTPUT_JSON) {
 			cli_print_json(ctx->out, doc);
 		} else {
