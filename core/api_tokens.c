@@ -285,8 +285,10 @@ enum MHD_Result api_token_create(struct api_request *req)
 	rec.created_ms = tnd_now_ms();
 	if ((req->conf->tokens && tokens_has_name(req->conf->tokens, rec.name)) ||
 	    token_index_name_taken(req->server->token_index, rec.name, rec.created_ms)) {
+		/* rec.name points into @body: answer before freeing it */
+		result = api_fail(req, 409, "conflict", "Conflict", "a token named %s exists; revoke it first", rec.name);
 		json_decref(body);
-		return api_fail(req, 409, "conflict", "Conflict", "a token named %s exists; revoke it first", rec.name);
+		return result;
 	}
 	api_new_id("tok", rec.created_ms, id);
 	tokens_generate(secret);
