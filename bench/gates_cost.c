@@ -3,7 +3,7 @@
  * daemon's own code: the placement resolver with the region-capacity
  * reservation, the policy gate asking the `rules` plugin (loaded through
  * the real loader) with a realistic rule file, and the quota checks of an
- * apply.  Each apply's manifest is parsed, validated and normalized before
+ * apply (effective quotas, concurrent operations, the plan's budget).  Each apply's manifest is parsed, validated and normalized before
  * the clock starts; what is timed is what the tenant service runs on top.
  *
  *   bench/gates_cost --config FILE --plugin-dir DIR --rules FILE [--applies N]
@@ -26,6 +26,9 @@
 #include "placement.h"
 #include "plugin_loader.h"
 #include "policy_gate.h"
+#include "quota_inflight.h"
+#include "quota_usage.h"
+#include "quotas.h"
 #include "region_usage.h"
 #include "util.h"
 
@@ -167,21 +170,24 @@ int main(int argc, char **argv)
 		policy_decision_clear(&decision);
 		t2 = gates_now_ns();
 
-		/* quotas: the requested quotas against the plan's maxima (what
-		 * manifest validation checks for spec.quotas) */
+		/* quotas: the effective quotas (plan defaults under the manifest's),
+		 * the concurrent-operations slot, and the plan's compute-unit
+		 * budget reserved and settled as a commit would (the registry
+		 * reads of overrides and quota history are not in this figure) */
 		{
 			const struct tnd_plan_conf *plan = conf_plan(conf, subject.plan);
-			const json_t *quotas = json_object_get(spec, "quotas");
-			const char *key;
-			json_t *value;
+			struct tnd_quotas q;
+			int64_t used = 0, in_flight = 0;
 
-			json_object_foreach((json_t *)quotas, key, value) {
-				int64_t max = strcmp(key, "computeUnits") == 0 ? plan->max_quotas.compute_units
-					      : strcmp(key, "storageGb") == 0  ? plan->max_quotas.storage_gb
-										: INT64_MAX;
-				if (json_integer_value(value) > max)
-					denied++;
-			}
+			quotas_from_manifest(plan, norm, &q);
+			if (!quota_inflight_enter(subject.tenant_id, NULL, q.concurrent_operations, &in_flight))
+				denied++;
+			else
+				quota_inflight_leave(subject.tenant_id, NULL);
+			if (quota_usage_reserve(plan, q.compute_units, &used))
+				quota_usage_settle(plan->code, q.compute_units, true);
+			else
+				denied++;
 		}
 		t3 = gates_now_ns();
 
@@ -208,6 +214,7 @@ int main(int argc, char **argv)
 	policy_gate_install(NULL);
 	plugin_set_clear(&set);
 	region_usage_reset();
+	quota_usage_reset();
 	conf_current_replace(NULL);
 	conf_unref(conf);
 	return 0;
