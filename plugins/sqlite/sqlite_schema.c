@@ -276,6 +276,45 @@ static const char store_schema_v7[] =
 	" event_json TEXT NOT NULL);"
 	"CREATE INDEX events_by_tenant ON events(tenant_id, seq);";
 
+/*
+ * Version 9 (storage ABI 1.2): webhook subscriptions and their deliveries.
+ * (Version 8 is another change's.)  A subscription's cursor_seq is the
+ * outbox seq up to which its deliveries exist: the dispatcher creates the
+ * rows and moves the cursor in one transaction.  The dispatcher finds due
+ * work through deliveries_due, the dead-letter list through
+ * deliveries_by_state.
+ */
+static const char store_schema_v9[] =
+	"CREATE TABLE webhooks ("
+	" id TEXT PRIMARY KEY NOT NULL,"
+	" url TEXT NOT NULL,"
+	" types_json TEXT,"
+	" tenant_id TEXT,"
+	" key_id TEXT NOT NULL,"
+	" secret_sealed TEXT NOT NULL,"
+	" state TEXT NOT NULL,"
+	" cursor_seq INTEGER NOT NULL,"
+	" created_by TEXT NOT NULL,"
+	" request_id TEXT,"
+	" created_ms INTEGER NOT NULL,"
+	" updated_ms INTEGER NOT NULL) WITHOUT ROWID;"
+	"CREATE TABLE deliveries ("
+	" id TEXT PRIMARY KEY NOT NULL,"
+	" subscription_id TEXT NOT NULL,"
+	" event_seq INTEGER NOT NULL,"
+	" event_id TEXT NOT NULL,"
+	" event_type TEXT NOT NULL,"
+	" state TEXT NOT NULL,"
+	" attempts INTEGER NOT NULL,"
+	" next_attempt_ms INTEGER NOT NULL,"
+	" last_status INTEGER NOT NULL,"
+	" last_error TEXT,"
+	" latency_ms INTEGER NOT NULL,"
+	" created_ms INTEGER NOT NULL,"
+	" updated_ms INTEGER NOT NULL) WITHOUT ROWID;"
+	"CREATE INDEX deliveries_by_state ON deliveries(state, id);"
+	"CREATE INDEX deliveries_due ON deliveries(next_attempt_ms) WHERE state = 'pending';"
+	"CREATE INDEX deliveries_by_subscription ON deliveries(subscription_id, id);";
 
 static const struct store_migration store_migrations[] = {
 	{ 1, "initial schema: tenants, labels, versions, phase transitions, idempotency",
@@ -287,6 +326,7 @@ static const struct store_migration store_migrations[] = {
 	{ 5, "audit trail: hash-chained signed records and the signed chain head", store_schema_v5 },
 	{ 6, "API tokens and break-glass grants", store_schema_v6 },
 	{ 7, "the event outbox", store_schema_v7 },
+	{ 9, "webhook subscriptions and deliveries", store_schema_v9 },
 };
 
 #define STORE_N_MIGRATIONS (sizeof(store_migrations) / sizeof(store_migrations[0]))

@@ -187,6 +187,7 @@ static void test_schema_fresh(void **state)
 	assert_true(testutil_log_contains("schema migrated from version 4 to 5"));
 	assert_true(testutil_log_contains("schema migrated from version 5 to 6"));
 	assert_true(testutil_log_contains("schema migrated from version 6 to 7"));
+	assert_true(testutil_log_contains("schema migrated from version 7 to 9"));
 
 	/* every tenant's manifest is in there: owner-only */
 	assert_int_equal(stat(h->db_path, &st), 0);
@@ -277,8 +278,8 @@ static void test_reopen_persists(void **state)
 	assert_int_equal(h->ops->idempotency_get(h->ctx, "k", 2, NULL, NULL, &err), 0);
 	assert_int_equal(h->ops->workflow_get(h->ctx, "wf-keep", NULL, NULL, &err), 0);
 	assert_int_equal(h->ops->credential_get(h->ctx, "keep", NULL, NULL, &err), 0);
-	/* the schema was migrated once (seven steps), not again */
-	assert_int_equal(testutil_log_count("schema migrated"), 7);
+	/* the schema was migrated once (eight steps), not again */
+	assert_int_equal(testutil_log_count("schema migrated"), 8);
 	assert_int_equal(h->ops->ping(h->ctx, &err), 0);
 	assert_int_equal(h->ops->maintain(h->ctx, 0, &err), 0);
 }
