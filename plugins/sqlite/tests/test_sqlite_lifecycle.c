@@ -170,7 +170,7 @@ static void test_schema_fresh(void **state)
 
 	harness_insert(h, "s-1");
 	value = direct_query(h->db_path, "PRAGMA user_version");
-	assert_string_equal(value, "7");
+	assert_string_equal(value, "9");
 	free(value);
 	value = direct_query(h->db_path, "PRAGMA journal_mode");
 	assert_string_equal(value, "wal");
