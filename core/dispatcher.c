@@ -45,6 +45,9 @@
 /* pages per subscription per round, so one long backlog does not stall scheduling */
 #define DISPATCH_SCAN_ROUNDS 40
 #define DISPATCH_DUE_PAGE 500
+/* pages of due deliveries looked at per round: past a backlog of one
+ * subscription (whose rows the per-subscription cap skips) to the others' */
+#define DISPATCH_DUE_PAGES 20
 
 struct dispatch_sub {
 	char *id, *url, *key_id, *sealed, *tenant_id;
@@ -315,12 +318,21 @@ static void dispatch_fail_orphan(struct dispatcher *d, const struct tnd_delivery
 	registry_txn_clear(&txn);
 }
 
+struct dispatch_due {
+	struct dispatcher *d;
+	char last[128];
+	size_t seen;
+};
+
 static int dispatch_due_visit(const struct tnd_delivery_record *rec, void *userdata)
 {
-	struct dispatcher *d = userdata;
+	struct dispatch_due *due = userdata;
+	struct dispatcher *d = due->d;
 	struct dispatch_sub *sub;
 	struct dispatch_job *job;
 
+	tnd_strlcpy(due->last, rec->id, sizeof(due->last));
+	due->seen++;
 	pthread_mutex_lock(&d->lock);
 	sub = dispatch_sub_find(d, rec->subscription_id);
 	if (sub == NULL) {
@@ -364,12 +376,27 @@ static int dispatch_due_visit(const struct tnd_delivery_record *rec, void *userd
 
 static void dispatch_schedule_due(struct dispatcher *d)
 {
-	struct tnd_delivery_query q = { .size = sizeof(q), .state = "pending", .due_before_ms = tnd_now_ms(),
-					.limit = DISPATCH_DUE_PAGE };
-	struct tnd_error err = { "" };
+	struct dispatch_due due = { .d = d };
+	int64_t now_ms = tnd_now_ms();
 
-	if (registry_delivery_list(d->reg, &q, dispatch_due_visit, d, &err) < 0)
-		log_warning("due deliveries not read: %s", err.message);
+	for (int page = 0; page < DISPATCH_DUE_PAGES && !atomic_load(&d->stopping); page++) {
+		struct tnd_delivery_query q = { .size = sizeof(q), .state = "pending", .due_before_ms = now_ms,
+						.after_id = due.last[0] ? due.last : NULL, .limit = DISPATCH_DUE_PAGE };
+		struct tnd_error err = { "" };
+		bool idle;
+
+		due.seen = 0;
+		if (registry_delivery_list(d->reg, &q, dispatch_due_visit, &due, &err) < 0) {
+			log_warning("due deliveries not read: %s", err.message);
+			return;
+		}
+		pthread_mutex_lock(&d->lock);
+		idle = d->head == NULL;
+		pthread_mutex_unlock(&d->lock);
+		/* the end, or the workers have plenty queued already */
+		if (due.seen < DISPATCH_DUE_PAGE || !idle)
+			return;
+	}
 }
 
 static void *dispatch_scheduler(void *arg)
