@@ -240,6 +240,40 @@ put k-after
 wait_for "every event at /ok after the restart" 30 ok_complete
 tnd_assert_eq 0 "$(sink "len([r for r in by('/ok') if not r['signatureValid']])")" "valid signatures after the restart"
 
+tnd_step "tenancyctl webhooks and deliveries"
+: >"$TND_TMP/empty.conf"
+export TENANCYCTL_CONFIG=$TND_TMP/empty.conf TENANCYD_URL=$TND_URL TENANCYD_TOKEN_FILE=$TND_ADMIN_TOKEN_FILE
+ctl=$top_builddir/tenancyctl
+tnd_run "$ctl" webhooks create "$SINK/ok" --type created,deleted --tenant cli-t
+tnd_assert_rc 0 "webhooks create"
+tnd_assert_match "$TND_OUT" '^whsec_[A-Za-z0-9+/=]+$' "the secret alone on stdout"
+tnd_assert_contains "$TND_ERR" "shown only this once" "the warning on stderr"
+CLI_HOOK=$(printf '%s' "$TND_ERR" | sed -n 's|^webhook/\([^ ]*\) created.*|\1|p')
+[ -n "$CLI_HOOK" ] || tnd_fail "no webhook id on stderr: $TND_ERR"
+tnd_run "$ctl" webhooks list
+tnd_assert_rc 0 "webhooks list"
+tnd_assert_contains "$TND_OUT" "$CLI_HOOK" "the list shows it"
+tnd_assert_contains "$TND_OUT" '["created","deleted"]' "with its types"
+tnd_assert_not_contains "$TND_OUT" "whsec_" "and no secret"
+tnd_run "$ctl" deliveries list --subscription "$S_FLAKY" --state delivered
+tnd_assert_rc 0 "deliveries list"
+tnd_assert_eq "$n_flaky" "$(printf '%s\n' "$TND_OUT" | grep -c '^dlv-')" "one row per flaky delivery"
+tnd_run "$ctl" -o json deliveries list --subscription "$S_DEAD" --all
+tnd_assert_rc 0 "deliveries list -o json"
+tnd_assert_eq delivered "$(printf '%s' "$TND_OUT" | tnd_json -e /items /status | sort -u)" "as JSON"
+tnd_run "$ctl" deliveries requeue-all --subscription "$S_DEAD" --after 2000-01-01T00:00:00Z
+tnd_assert_rc 0 "deliveries requeue-all"
+tnd_assert_eq "0 dead deliveries requeued" "$TND_OUT" "nothing dead to requeue"
+tnd_run "$ctl" deliveries requeue "$DEAD_ID"
+tnd_assert_rc 1 "requeue a delivered delivery"
+TENANCYD_TOKEN_FILE=$TND_VIEWER_TOKEN_FILE tnd_run "$ctl" deliveries list
+tnd_assert_rc 1 "a viewer lists no deliveries"
+tnd_run "$ctl" webhooks delete "$CLI_HOOK"
+tnd_assert_rc 0 "webhooks delete"
+tnd_assert_eq "webhook/$CLI_HOOK deleted" "$TND_OUT" "webhooks delete says so"
+tnd_run "$ctl" deliveries requeue
+tnd_assert_rc 2 "requeue without an id is a usage error"
+
 tnd_step "no secret in the log"
 grep -q 'whsec_' "$TND_DAEMON_LOG" && tnd_fail "a secret is in the daemon log"
 tnd_daemon_stop
