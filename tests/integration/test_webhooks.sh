@@ -44,6 +44,13 @@ EOF
 grep -q 'name = "webhook"' "$TND_TMP/hooks.conf" || tnd_hard_error "could not add the notifier to the config"
 tnd_run "$top_builddir/tenancyd" -t -c "$TND_TMP/hooks.conf"
 tnd_assert_rc 0 "tenancyd -t on the webhook config"
+sed -e 's/retry_cap_ms = 1000;/retry_cap_ms = 100;/' "$TND_TMP/hooks.conf" >"$TND_TMP/bad.conf"
+tnd_run "$top_builddir/tenancyd" -t -c "$TND_TMP/bad.conf"
+tnd_assert_rc 1 "tenancyd -t with a cap below the base"
+tnd_assert_contains "$TND_ERR$TND_OUT" "webhooks.retry_cap_ms" "the refusal names the key"
+sed -e 's/max_attempts = 4;/max_attempts = 4; retries = 3;/' "$TND_TMP/hooks.conf" >"$TND_TMP/bad.conf"
+tnd_run "$top_builddir/tenancyd" -t -c "$TND_TMP/bad.conf"
+tnd_assert_rc 1 "tenancyd -t with an unknown webhooks key"
 tnd_daemon_start_config "$TND_TMP/hooks.conf"
 grep -q 'webhook dispatcher running' "$TND_DAEMON_LOG" || tnd_fail "the dispatcher did not start"
 
@@ -171,6 +178,16 @@ n_flaky=$(delivery_field "$S_FLAKY" eventId | wc -l)
 tnd_assert_eq "$((n_flaky * 3))" "$(sink "len(by('/flaky/2'))")" "three requests per event, each id retried"
 tnd_assert_eq "$n_flaky" "$(sink "len({r['id'] for r in by('/flaky/2')})")" "retries keep the webhook-id"
 tnd_assert_eq True "$(sink "all(r['signatureValid'] for r in by('/flaky/2'))")" "retries are signed"
+# full jitter: each wait is random in [0, min(cap, base * 2^(n-1))], so the
+# waits are not monotonic, but their ceilings grow: check each against its own
+waits=$(grep -o "to subscription $S_FLAKY: attempt [0-9]*, status 500, [0-9]* ms: pending (next in [0-9]* ms)" \
+	"$TND_DAEMON_LOG" | sed 's/.*attempt \([0-9]*\),.*next in \([0-9]*\) ms)/\1 \2/')
+[ "$(printf '%s\n' "$waits" | grep -c .)" = "$((n_flaky * 2))" ] || tnd_fail "expected two logged retries per flaky delivery, got: $waits"
+printf '%s\n' "$waits" | while read -r n wait; do
+	ceiling=$((200 << (n - 1)))
+	[ "$ceiling" -le 1000 ] || ceiling=1000
+	[ "$wait" -ge 0 ] && [ "$wait" -le "$ceiling" ] || tnd_fail "retry after attempt $n waited $wait ms, over its ceiling $ceiling"
+done || exit 1
 
 tnd_step "500 until the last attempt: dead, then requeued and delivered"
 put dead-t
