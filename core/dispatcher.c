@@ -32,6 +32,7 @@
 #include "events.h"
 #include "host.h"
 #include "log.h"
+#include "metrics.h"
 #include "plugin_loader.h"
 #include "registry.h"
 #include "registry_webhooks.h"
@@ -540,6 +541,20 @@ static void dispatch_run(struct dispatcher *d, struct dispatch_job *job)
 		log_info("delivery %s of event %s to subscription %s: attempt %lld, status %lld, %lld ms: %s%s",
 			 job->id, job->event_id, job->sub_id, (long long)rec.attempts, (long long)a.status,
 			 (long long)latency_ms, rec.state, next);
+	}
+	{
+		char labels[48];
+
+		snprintf(labels, sizeof(labels), "outcome=\"%s\"", rec.state);
+		metrics_counter_add("tenancyd_webhook_attempts_total",
+				    "Webhook delivery attempts, by the state they left the delivery in.", labels, 1);
+		if (a.rc == 0)
+			metrics_observe("tenancyd_webhook_attempt_duration_seconds",
+					"Time a webhook endpoint took to answer (or to time out).", NULL,
+					(double)latency_ms / 1000.0);
+		if (verdict == WEBHOOK_DEAD)
+			metrics_counter_add("tenancyd_webhook_dead_total", "Webhook deliveries that went dead.", NULL,
+					    1);
 	}
 	if (verdict == WEBHOOK_DISABLE)
 		log_notice("subscription %s disabled: its endpoint answered 410 Gone", job->sub_id);

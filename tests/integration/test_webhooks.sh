@@ -291,6 +291,11 @@ tnd_assert_eq "webhook/$CLI_HOOK deleted" "$TND_OUT" "webhooks delete says so"
 tnd_run "$ctl" deliveries requeue
 tnd_assert_rc 2 "requeue without an id is a usage error"
 
+tnd_step "metrics"
+tnd_curl GET /metrics
+tnd_assert_contains "$TND_BODY" 'tenancyd_webhook_attempts_total{outcome="delivered"}' "attempts are counted"
+tnd_assert_contains "$TND_BODY" 'tenancyd_webhook_attempt_duration_seconds' "latencies are observed"
+
 tnd_step "no secret in the log"
 grep -q 'whsec_' "$TND_DAEMON_LOG" && tnd_fail "a secret is in the daemon log"
 tnd_daemon_stop
