@@ -248,13 +248,25 @@ tnd_assert_eq failed "$(delivery_field "$S_GONE" status | sort -u | tr '\n' ' ' 
 	"the subscription's deliveries are failed"
 
 tnd_step "kill -9 loses no event"
+# a slow (300 ms, within the timeout) subscription keeps attempts in flight at the kill
+tnd_curl GET '/v1/events?limit=1000'
+json -e /items /id | sort -u >"$TND_TMP/ids-before-slow"
+subscribe /sleep/300
 for i in 1 2 3 4 5; do
 	put "k-$i"
 done
+in_flight=$(sink "len(by('/sleep/300'))")
 tnd_daemon_kill
 tnd_daemon_start_config "$TND_TMP/hooks.conf"
 put k-after
 wait_for "every event at /ok after the restart" 30 ok_complete
+slow_complete() {
+	tnd_curl GET '/v1/events?limit=1000'
+	json -e /items /id | sort -u | comm -13 "$TND_TMP/ids-before-slow" - >"$TND_TMP/ids-slow"
+	[ "$(sink "len(set(open('$TND_TMP/ids-slow').read().split()) - {r['id'] for r in by('/sleep/300')})")" = 0 ]
+}
+wait_for "every event since its creation at the slow subscription" 60 slow_complete
+echo "the slow subscription had $in_flight of $(wc -l <"$TND_TMP/ids-slow") events when the daemon was killed"
 tnd_assert_eq 0 "$(sink "len([r for r in by('/ok') if not r['signatureValid']])")" "valid signatures after the restart"
 
 tnd_step "tenancyctl webhooks and deliveries"
