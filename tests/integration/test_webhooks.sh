@@ -8,7 +8,7 @@
 #
 # The daemon runs the --dev config plus the webhook notifier (loopback
 # allowed, 1 s attempt timeout) and a fast retry schedule: base 200 ms,
-# cap 1000 ms, 4 attempts.  Each behaviour has its own subscription,
+# cap 1000 ms, 6 attempts.  Each behaviour has its own subscription,
 # filtered to its own tenant, and its own sink path (the sink counts
 # attempts per path and webhook-id).
 # shellcheck disable=SC2016
@@ -38,7 +38,7 @@ tnd_daemon_stop
 sed -e 's|^  storage: {|  notifiers = ( { name = "webhook"; settings: { allow_loopback = true; timeout_ms = 1000; connect_timeout_ms = 500; }; } );\n  storage: {|' \
 	"$TND_STATE/tenancyd.conf" >"$TND_TMP/hooks.conf"
 cat >>"$TND_TMP/hooks.conf" <<'EOF'
-webhooks: { retry_base_ms = 200; retry_cap_ms = 1000; max_attempts = 4; workers = 4;
+webhooks: { retry_base_ms = 200; retry_cap_ms = 1000; max_attempts = 6; workers = 4;
             per_subscription = 2; poll_interval_ms = 50; };
 EOF
 grep -q 'name = "webhook"' "$TND_TMP/hooks.conf" || tnd_hard_error "could not add the notifier to the config"
@@ -48,7 +48,7 @@ sed -e 's/retry_cap_ms = 1000;/retry_cap_ms = 100;/' "$TND_TMP/hooks.conf" >"$TN
 tnd_run "$top_builddir/tenancyd" -t -c "$TND_TMP/bad.conf"
 tnd_assert_rc 1 "tenancyd -t with a cap below the base"
 tnd_assert_contains "$TND_ERR$TND_OUT" "webhooks.retry_cap_ms" "the refusal names the key"
-sed -e 's/max_attempts = 4;/max_attempts = 4; retries = 3;/' "$TND_TMP/hooks.conf" >"$TND_TMP/bad.conf"
+sed -e 's/max_attempts = 6;/max_attempts = 6; retries = 3;/' "$TND_TMP/hooks.conf" >"$TND_TMP/bad.conf"
 tnd_run "$top_builddir/tenancyd" -t -c "$TND_TMP/bad.conf"
 tnd_assert_rc 1 "tenancyd -t with an unknown webhooks key"
 tnd_daemon_start_config "$TND_TMP/hooks.conf"
@@ -128,7 +128,7 @@ tnd_curl_as "$TND_OPERATOR_TOKEN_FILE" POST /v1/webhooks -H 'Content-Type: appli
 tnd_assert_eq 403 "$TND_HTTP_STATUS" "an operator may not subscribe"
 subscribe /flaky/2 flaky-t
 S_FLAKY=$SUB
-subscribe /flaky/4 dead-t
+subscribe /flaky/6 dead-t
 S_DEAD=$SUB
 subscribe '/status/429?retry_after=2' ra-t
 S_RA=$SUB
@@ -196,7 +196,7 @@ dead_done() {
 	[ -n "$(delivery_field "$S_DEAD" status)" ] && [ "$(delivery_field "$S_DEAD" status | sort -u)" = dead ]
 }
 wait_for "dead letters" 30 dead_done
-tnd_assert_eq 4 "$(delivery_field "$S_DEAD" attempts | sort -u)" "dead after max_attempts"
+tnd_assert_eq 6 "$(delivery_field "$S_DEAD" attempts | sort -u)" "dead after max_attempts"
 tnd_curl GET "/v1/deliveries?status=dead&subscription=$S_DEAD"
 DEAD_ID=$(json -e /items /id | head -n 1)
 n_dead=$(json -e /items /id | wc -l)
