@@ -44,10 +44,11 @@ static json_t *api_time_json(int64_t ms)
 
 static json_t *api_delivery_json(const struct tnd_delivery_record *rec)
 {
+	json_t *history = rec->attempts_json ? json_loads(rec->attempts_json, 0, NULL) : NULL, *item;
 	char sequence[24];
 
 	events_format_sequence(rec->event_seq, sequence);
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:o, s:I, s:s?, s:I, s:o, s:o}", "id", rec->id,
+	item = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:o, s:I, s:s?, s:I, s:o, s:o}", "id", rec->id,
 			 "subscription", rec->subscription_id, "eventId", rec->event_id, "eventType", rec->event_type,
 			 "sequence", sequence, "status", rec->state, "attempts", (json_int_t)rec->attempts,
 			 "nextAttemptAt",
@@ -55,6 +56,10 @@ static json_t *api_delivery_json(const struct tnd_delivery_record *rec)
 			 "lastStatus", (json_int_t)rec->last_status, "lastError", rec->last_error, "latencyMs",
 			 (json_int_t)rec->latency_ms, "createdAt", api_time_json(rec->created_ms), "updatedAt",
 			 api_time_json(rec->updated_ms));
+	json_object_set_new(item, "history", json_is_array(history) ? history : json_array());
+	if (!json_is_array(history))
+		json_decref(history);
+	return item;
 }
 
 static bool api_delivery_state_valid(const char *state)

@@ -49,6 +49,8 @@
 /* pages of due deliveries looked at per round: past a backlog of one
  * subscription (whose rows the per-subscription cap skips) to the others' */
 #define DISPATCH_DUE_PAGES 20
+/* attempts kept in a delivery's history (the log has every one) */
+#define DISPATCH_HISTORY_MAX 20
 
 struct dispatch_sub {
 	char *id, *url, *key_id, *sealed, *tenant_id;
@@ -60,7 +62,7 @@ struct dispatch_sub {
 struct dispatch_job {
 	struct dispatch_job *next;
 	struct tnd_delivery_record rec;   /* strings owned below */
-	char *id, *sub_id, *event_id, *event_type;
+	char *id, *sub_id, *event_id, *event_type, *attempts_json;
 	char *url, *key_id, *sealed;
 };
 
@@ -143,6 +145,7 @@ static void dispatch_job_free(struct dispatch_job *job)
 	free(job->sub_id);
 	free(job->event_id);
 	free(job->event_type);
+	free(job->attempts_json);
 	free(job->url);
 	free(job->key_id);
 	free(job->sealed);
@@ -356,6 +359,8 @@ static int dispatch_due_visit(const struct tnd_delivery_record *rec, void *userd
 	job->rec.event_id = job->event_id;
 	job->rec.event_type = job->event_type;
 	job->rec.last_error = NULL;
+	job->attempts_json = rec->attempts_json ? tnd_xstrdup(rec->attempts_json) : NULL;
+	job->rec.attempts_json = job->attempts_json;
 	job->url = tnd_xstrdup(sub->url);
 	job->key_id = tnd_xstrdup(sub->key_id);
 	job->sealed = tnd_xstrdup(sub->sealed);
@@ -505,6 +510,31 @@ static void dispatch_attempt(struct dispatcher *d, struct dispatch_job *job, str
 	json_decref(result);
 }
 
+/* @history (a JSON array text or NULL) with this attempt appended, the
+ * oldest dropped past DISPATCH_HISTORY_MAX; the caller frees. */
+static char *dispatch_history(const char *history, int64_t attempt, int64_t status, int64_t latency_ms,
+			      int64_t now_ms, const char *error)
+{
+	json_t *list = history ? json_loads(history, 0, NULL) : NULL;
+	char when[32], *text;
+
+	if (!json_is_array(list)) {
+		json_decref(list);
+		list = json_array();
+	}
+	tnd_format_time(now_ms, when);
+	json_array_append_new(list, json_pack("{s:I, s:s, s:I, s:I, s:s?}", "attempt", (json_int_t)attempt, "at",
+					      when, "status", (json_int_t)status, "latencyMs",
+					      (json_int_t)latency_ms, "error", error));
+	while (json_array_size(list) > DISPATCH_HISTORY_MAX)
+		json_array_remove(list, 0);
+	text = json_dumps(list, JSON_COMPACT);
+	json_decref(list);
+	if (text == NULL)
+		abort(); /* out of memory: the tenancyd allocation policy */
+	return text;
+}
+
 static void dispatch_run(struct dispatcher *d, struct dispatch_job *job)
 {
 	struct webhook_attempt a;
@@ -513,7 +543,7 @@ static void dispatch_run(struct dispatcher *d, struct dispatch_job *job)
 	struct registry_txn txn;
 	enum webhook_verdict verdict;
 	int64_t latency_ms, next_ms, now_ms;
-	char error[256];
+	char error[256], *history;
 
 	dispatch_attempt(d, job, &a, &latency_ms, error, sizeof(error));
 	now_ms = tnd_now_ms();
@@ -525,6 +555,8 @@ static void dispatch_run(struct dispatcher *d, struct dispatch_job *job)
 	rec.last_error = error[0] ? error : NULL;
 	rec.latency_ms = latency_ms;
 	rec.updated_ms = now_ms;
+	history = dispatch_history(job->attempts_json, rec.attempts, a.status, latency_ms, now_ms, rec.last_error);
+	rec.attempts_json = history;
 	registry_txn_init(&txn);
 	registry_txn_put_delivery(&txn, &rec);
 	if (verdict == WEBHOOK_DISABLE)
@@ -533,6 +565,7 @@ static void dispatch_run(struct dispatcher *d, struct dispatch_job *job)
 		log_warning("delivery %s: outcome of attempt %lld not recorded (it will be repeated): %s", job->id,
 			    (long long)rec.attempts, err.message);
 	registry_txn_clear(&txn);
+	free(history);
 	{
 		char next[48] = "";
 

@@ -92,6 +92,7 @@ void registry_txn_put_delivery(struct registry_txn *txn, const struct tnd_delive
 	rec->event_type = registry_txn_copy(txn, from->event_type);
 	rec->state = registry_txn_copy(txn, from->state);
 	rec->last_error = registry_txn_copy(txn, from->last_error);
+	rec->attempts_json = registry_txn_copy(txn, from->attempts_json);
 	registry_txn_push(txn, TND_WRITE_DELIVERY_PUT, rec);
 }
 

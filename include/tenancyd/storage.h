@@ -433,6 +433,7 @@ struct tnd_delivery_record {
 	int64_t latency_ms;          /**< of the last attempt */
 	int64_t created_ms;
 	int64_t updated_ms;
+	const char *attempts_json;   /**< the core's JSON array of the latest attempts (opaque); may be NULL */
 };
 
 /** Delivery filter (ABI 1.2).  NULL/0 fields do not filter; ordered by id. */

@@ -106,8 +106,8 @@ int store_delivery_list(void *ctx, const struct tnd_delivery_query *query, tnd_d
 		}
 		len = snprintf(sql, sizeof(sql),
 			       "SELECT id, subscription_id, event_seq, event_id, event_type, state, attempts,"
-			       " next_attempt_ms, last_status, last_error, latency_ms, created_ms, updated_ms"
-			       " FROM deliveries WHERE id > ?1%s ORDER BY id LIMIT ?2",
+			       " next_attempt_ms, last_status, last_error, latency_ms, created_ms, updated_ms,"
+			       " attempts_json FROM deliveries WHERE id > ?1%s ORDER BY id LIMIT ?2",
 			       filters);
 	}
 	if (len < 0 || (size_t)len >= sizeof(sql)) {
@@ -133,6 +133,7 @@ int store_delivery_list(void *ctx, const struct tnd_delivery_query *query, tnd_d
 			.latency_ms = read_int(&rows, i, 10),
 			.created_ms = read_int(&rows, i, 11),
 			.updated_ms = read_int(&rows, i, 12),
+			.attempts_json = read_text(&rows, i, 13),
 		};
 		if (visit(&rec, userdata) != 0)
 			break;

@@ -311,7 +311,8 @@ static const char store_schema_v9[] =
 	" last_error TEXT,"
 	" latency_ms INTEGER NOT NULL,"
 	" created_ms INTEGER NOT NULL,"
-	" updated_ms INTEGER NOT NULL) WITHOUT ROWID;"
+	" updated_ms INTEGER NOT NULL,"
+	" attempts_json TEXT) WITHOUT ROWID;"
 	"CREATE INDEX deliveries_by_state ON deliveries(state, id);"
 	"CREATE INDEX deliveries_due ON deliveries(next_attempt_ms) WHERE state = 'pending';"
 	"CREATE INDEX deliveries_by_subscription ON deliveries(subscription_id, id);";

@@ -63,7 +63,7 @@ int store_webhooks_prepare(const struct tnd_write *write, struct tnd_error *err)
 	case TND_WRITE_DELIVERY_PUT: {
 		const struct tnd_delivery_record *rec = write->record;
 
-		if (rec->size < STORE_RECORD_SIZE(struct tnd_delivery_record, updated_ms)) {
+		if (rec->size < STORE_RECORD_SIZE(struct tnd_delivery_record, attempts_json)) {
 			tnd_error_set(err, "delivery record has size %u, smaller than ABI 1.2's", rec->size);
 			return -EINVAL;
 		}
@@ -97,11 +97,12 @@ static const char webhooks_sql_update[] =
 	" cursor_seq = max(cursor_seq, ?3), updated_ms = ?4 WHERE id = ?1";
 static const char webhooks_sql_delivery_put[] =
 	"INSERT INTO deliveries (id, subscription_id, event_seq, event_id, event_type, state, attempts,"
-	" next_attempt_ms, last_status, last_error, latency_ms, created_ms, updated_ms)"
-	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+	" next_attempt_ms, last_status, last_error, latency_ms, created_ms, updated_ms, attempts_json)"
+	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
 	" ON CONFLICT(id) DO UPDATE SET state = excluded.state, attempts = excluded.attempts,"
 	" next_attempt_ms = excluded.next_attempt_ms, last_status = excluded.last_status,"
-	" last_error = excluded.last_error, latency_ms = excluded.latency_ms, updated_ms = excluded.updated_ms";
+	" last_error = excluded.last_error, latency_ms = excluded.latency_ms, updated_ms = excluded.updated_ms,"
+	" attempts_json = excluded.attempts_json";
 static const char webhooks_sql_requeue[] =
 	"UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_ms = ?4, updated_ms = ?4"
 	" WHERE state = 'dead' AND (?1 IS NULL OR id = ?1) AND (?2 IS NULL OR subscription_id = ?2)"
@@ -172,6 +173,7 @@ int store_webhooks_apply(struct store_conn *writer, const struct store_prepared_
 		sqlite3_bind_int64(stmt, 11, rec->latency_ms);
 		sqlite3_bind_int64(stmt, 12, rec->created_ms);
 		sqlite3_bind_int64(stmt, 13, rec->updated_ms);
+		store_bind_text(stmt, 14, rec->attempts_json);
 		return store_step_done(writer, stmt, "put delivery", err);
 	}
 	case TND_WRITE_DELIVERY_REQUEUE: {

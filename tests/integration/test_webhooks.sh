@@ -173,6 +173,12 @@ flaky_done() {
 }
 wait_for "the flaky subscription's deliveries" 30 flaky_done
 tnd_assert_eq 3 "$(delivery_field "$S_FLAKY" attempts | sort -u)" "three attempts each"
+tnd_curl GET "/v1/deliveries?subscription=$S_FLAKY&limit=1"
+tnd_assert_eq '[500,500,204] [1,2,3]' "$(json -e /items | head -n 1 | python3 -c '
+import json, sys
+h = json.load(sys.stdin)["history"]
+print(json.dumps([a["status"] for a in h], separators=(",", ":")), json.dumps([a["attempt"] for a in h], separators=(",", ":")))')" \
+	"each attempt is recorded: number and status"
 tnd_assert_eq "[1, 2, 3]" "$(sink "sorted({r['attempt'] for r in by('/flaky/2')})")" "attempts 1..3 per webhook-id"
 n_flaky=$(delivery_field "$S_FLAKY" eventId | wc -l)
 tnd_assert_eq "$((n_flaky * 3))" "$(sink "len(by('/flaky/2'))")" "three requests per event, each id retried"

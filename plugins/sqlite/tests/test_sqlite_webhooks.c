@@ -52,7 +52,8 @@ static int collect_hook(const struct tnd_webhook_record *rec, void *userdata)
 
 static int collect_delivery(const struct tnd_delivery_record *rec, void *userdata)
 {
-	tnd_buf_addf(userdata, "%s:%s:%lld;", rec->id, rec->state, (long long)rec->attempts);
+	tnd_buf_addf(userdata, "%s:%s:%lld%s%s;", rec->id, rec->state, (long long)rec->attempts,
+		     rec->attempts_json ? ":" : "", rec->attempts_json ? rec->attempts_json : "");
 	return 0;
 }
 
@@ -152,15 +153,17 @@ static void test_deliveries_and_requeue(void **state)
 	/* a put replaces by id */
 	d3.state = "delivered";
 	d3.attempts = 5;
+	d3.attempts_json = "[{\"attempt\":5}]";
 	assert_int_equal(commit1(h, TND_WRITE_DELIVERY_PUT, &d3), 0);
-	assert_text(deliveries(h, "s", "delivered", 0), "dlv-3-s:delivered:5;");
+	assert_text(deliveries(h, "s", "delivered", 0), "dlv-3-s:delivered:5:[{\"attempt\":5}];");
+	d3.attempts_json = NULL;
 	/* requeue: dead ones of s created in [150, 250): only dlv-2-s */
 	assert_int_equal(commit1(h, TND_WRITE_DELIVERY_REQUEUE, &rq), 0);
 	assert_text(deliveries(h, NULL, "pending", 1000), "dlv-2-s:pending:0;");
 	/* by id; a delivered row is never requeued */
 	rq = (struct tnd_delivery_requeue){ .size = sizeof(rq), .id = "dlv-3-s", .now_ms = 2000 };
 	assert_int_equal(commit1(h, TND_WRITE_DELIVERY_REQUEUE, &rq), 0);
-	assert_text(deliveries(h, "s", "delivered", 0), "dlv-3-s:delivered:5;");
+	assert_text(deliveries(h, "s", "delivered", 0), "dlv-3-s:delivered:5:[{\"attempt\":5}];");
 	rq.id = "dlv-4-t";
 	assert_int_equal(commit1(h, TND_WRITE_DELIVERY_REQUEUE, &rq), 0);
 	assert_text(deliveries(h, "t", NULL, 0), "dlv-4-t:pending:0;");
