@@ -225,11 +225,13 @@ static int api_webhook_collect(const struct tnd_webhook_record *rec, void *userd
 	return 0;
 }
 
+#define API_WEBHOOKS_PAGE 100
+
 enum MHD_Result api_webhook_list(struct api_request *req)
 {
-	struct tnd_webhook_query q = { .size = sizeof(q), .limit = 1000 };
+	struct tnd_webhook_query q = { .size = sizeof(q), .limit = API_WEBHOOKS_PAGE };
 	struct tnd_error err = { "" };
-	json_t *items;
+	json_t *items, *last;
 
 	if (!registry_supports_webhooks(req->server->registry))
 		return api_webhooks_unsupported(req);
@@ -240,7 +242,11 @@ enum MHD_Result api_webhook_list(struct api_request *req)
 		return api_fail(req, 503, "storage-unavailable", "Storage unavailable", "subscriptions not read: %s",
 				err.message);
 	}
-	return api_send_json(req, 200, json_pack("{s:o}", "items", items), NULL, NULL);
+	last = json_array_size(items) == API_WEBHOOKS_PAGE ? json_array_get(items, API_WEBHOOKS_PAGE - 1) : NULL;
+	return api_send_json(req, 200,
+			     json_pack("{s:o, s:o}", "items", items, "nextCursor",
+				       last ? json_incref(json_object_get(last, "id")) : json_null()),
+			     NULL, NULL);
 }
 
 /* The subscription {id} (not deleted) as JSON into *@ret; a response sent otherwise. */

@@ -14,6 +14,8 @@
  */
 #include "autoconfig.h"
 
+#include <string.h>
+
 #include "conf_webhooks.h"
 
 static const char *const webhooks_keys[] = {
@@ -43,6 +45,12 @@ int conf_webhooks_parse(struct conf_reader *reader, config_setting_t *root, stru
 					 "webhooks.retry_cap_ms (%lld) is below webhooks.retry_base_ms (%lld)",
 					 (long long)cap, (long long)base);
 	}
+	/* the dispatcher seals subscription secrets with the credentials key */
+	for (size_t i = 0; i < conf->plugins.n_notifiers; i++)
+		if (strcmp(conf->plugins.notifiers[i].name, "webhook") == 0 && conf->reconcile.credentials_key_file == NULL)
+			return conf_fail(reader, config_setting_get_member(config_setting_get_member(root, "plugins"), "notifiers"),
+					 "the webhook notifier needs reconcile.credentials_key_file: subscription "
+					 "secrets are sealed with it");
 	conf->webhooks.retry_base_ms = base;
 	conf->webhooks.retry_cap_ms = cap;
 	conf->webhooks.max_attempts = attempts;

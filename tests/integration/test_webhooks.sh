@@ -51,6 +51,12 @@ tnd_assert_contains "$TND_ERR$TND_OUT" "webhooks.retry_cap_ms" "the refusal name
 sed -e 's/max_attempts = 6;/max_attempts = 6; retries = 3;/' "$TND_TMP/hooks.conf" >"$TND_TMP/bad.conf"
 tnd_run "$top_builddir/tenancyd" -t -c "$TND_TMP/bad.conf"
 tnd_assert_rc 1 "tenancyd -t with an unknown webhooks key"
+# the shipped example config has no credentials key: a webhook notifier needs one
+sed -e 's|^  storage: {|  notifiers = ( { name = "webhook"; } );\n  storage: {|' "$top_builddir/etc/tenancyd.conf" \
+	>"$TND_TMP/nokey.conf"
+tnd_run "$top_builddir/tenancyd" -t -c "$TND_TMP/nokey.conf"
+tnd_assert_rc 1 "tenancyd -t with the webhook notifier and no credentials key"
+tnd_assert_contains "$TND_ERR$TND_OUT" "needs reconcile.credentials_key_file" "the refusal says why"
 tnd_daemon_start_config "$TND_TMP/hooks.conf"
 grep -q 'webhook dispatcher running' "$TND_DAEMON_LOG" || tnd_fail "the dispatcher did not start"
 
