@@ -126,6 +126,23 @@ int cli_cmd_breakglass_request(struct cli_ctx *ctx, const char *reason, long ttl
 int cli_cmd_breakglass_list(struct cli_ctx *ctx, const char *state);
 int cli_cmd_breakglass_decide(struct cli_ctx *ctx, const char *id, bool approve);
 
+/* cli_cmd_webhooks.c */
+struct cli_delivery_options {
+	const char *status;            /* pending, delivered, failed, dead */
+	const char *subscription;
+	const char *from, *until;      /* requeue-all: creation time range (RFC 3339 or epoch ms) */
+	unsigned limit;                /* page size; 0: 100 */
+	bool all;                      /* list: every page */
+};
+/** POST /v1/webhooks; the secret alone on stdout (details on stderr).
+ *  @types: comma-separated event types or NULL. */
+int cli_cmd_webhook_create(struct cli_ctx *ctx, const char *url, const char *types, const char *tenant);
+int cli_cmd_webhook_list(struct cli_ctx *ctx);
+int cli_cmd_webhook_delete(struct cli_ctx *ctx, const char *id);
+int cli_cmd_delivery_list(struct cli_ctx *ctx, const struct cli_delivery_options *opts);
+int cli_cmd_delivery_requeue(struct cli_ctx *ctx, const char *id);
+int cli_cmd_delivery_requeue_all(struct cli_ctx *ctx, const struct cli_delivery_options *opts);
+
 /* cli_cmd_events.c */
 /** Print the events after opts->after (JSON Lines with -o json); with
  *  opts->follow, then wait for new ones until interrupted or an error. */

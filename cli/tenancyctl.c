@@ -2,7 +2,7 @@
  * tenancyctl.c — the operator CLI's entry point: the command line (global
  * and per-command options, help), endpoint and token resolution, and
  * dispatch to the commands in cli_commands.c, cli_cmd_apply.c,
- * cli_cmd_workflows.c and cli_cmd_tokens.c.
+ * cli_cmd_workflows.c, cli_cmd_tokens.c and cli_cmd_webhooks.c.
  *
  * Exit codes: 0 success, 1 failure (HTTP error, no connection, invalid
  * input, a --wait that failed or timed out), 2 usage (unknown command or
@@ -49,6 +49,8 @@ enum ctl_command {
 	CMD_BREAKGLASS,
 	CMD_EVENTS,
 	CMD_QUOTAS,
+	CMD_WEBHOOKS,
+	CMD_DELIVERIES,
 };
 
 /* Options that only some commands take. */
@@ -64,6 +66,7 @@ enum {
 	OPT_EVENTS = 1u << 8,   /* --type --follow */
 	OPT_AFTER = 1u << 9,    /* --after: a time (audit) or a sequence (events) */
 	OPT_HISTORY = 1u << 10, /* --history */
+	OPT_DELIVERY = 1u << 11, /* --subscription */
 };
 
 /* What a command's ID argument names. */
@@ -196,6 +199,26 @@ static const struct ctl_command_def {
 	  "  --type T         of type T only (created or tenancy.tenant.created)\n"
 	  "  --follow         then keep printing new events as they commit (long\n"
 	  "                   poll; stop with Ctrl-C)\n" },
+	{ "webhooks", CMD_WEBHOOKS, OPT_EVENTS | OPT_TENANT, ID_SUBCOMMAND,
+	  "webhooks create URL [--type T[,T]...] [--tenant ID] | webhooks list | webhooks delete WEBHOOK-ID",
+	  "Webhook subscriptions (docs/webhooks.md; create and delete: admin, list:\n"
+	  "auditor and up).\n"
+	  "  create   subscribe URL (http:// or https://) to the events; --type: only\n"
+	  "           these types (created or tenancy.tenant.created, comma-separated);\n"
+	  "           --tenant: only this tenant's events.  The signing secret\n"
+	  "           (whsec_...) is printed to stdout ONCE; details go to stderr.\n"
+	  "  list     ID STATE URL TYPES TENANT AGE (never the secret)\n"
+	  "  delete   no more deliveries; its delivery history stays\n" },
+	{ "deliveries", CMD_DELIVERIES, OPT_PAGE | OPT_DELIVERY | OPT_AFTER | OPT_AUDIT, ID_SUBCOMMAND,
+	  "deliveries list [--state S] [--subscription ID] [--limit N] [--all] | deliveries requeue DELIVERY-ID | "
+	  "deliveries requeue-all [--subscription ID] [--after TIME] [--until TIME]",
+	  "Webhook deliveries and the dead-letter list (list: auditor and up;\n"
+	  "requeue: operator and up).\n"
+	  "  list         ID STATUS ATTEMPTS LAST EVENT-TYPE NEXT ERROR, by event sequence\n"
+	  "    --state S  pending, delivered, failed or dead\n"
+	  "  requeue      send a dead delivery again, with fresh attempts\n"
+	  "  requeue-all  every dead delivery (of --subscription ID; created in\n"
+	  "               [--after TIME, --until TIME), RFC 3339 UTC or epoch ms)\n" },
 };
 
 /* The subcommands of tokens, breakglass and audit, and whether they take an ID. */
@@ -210,6 +233,9 @@ static const struct {
 	{ CMD_BREAKGLASS, "deny", true },     { CMD_AUDIT, "verify", false },
 	{ CMD_AUDIT, "list", false },        { CMD_AUDIT, "export", false },
 	{ CMD_AUDIT, "public-key", false },
+	{ CMD_WEBHOOKS, "create", true },    { CMD_WEBHOOKS, "list", false },
+	{ CMD_WEBHOOKS, "delete", true },    { CMD_DELIVERIES, "list", false },
+	{ CMD_DELIVERIES, "requeue", true }, { CMD_DELIVERIES, "requeue-all", false },
 };
 
 static const char ctl_global_help[] =
@@ -267,6 +293,7 @@ struct ctl_args {
 	const char *name, *role, *reason;
 	long ttl_s;
 	const char *event_type;
+	const char *subscription;
 	long long after;
 	bool follow;
 	bool after_is_seq;
@@ -329,7 +356,7 @@ static int ctl_parse(int argc, char **argv, struct ctl_args *args)
 		O_VERSION, O_STATE, O_ISOLATION, O_REGION, O_PLAN, O_LABEL, O_LIMIT, O_ALL, O_TENANT, O_WAIT,
 		O_ACTOR, O_ACTION, O_OUTCOME, O_AFTER, O_UNTIL, O_FROM, O_EXPORT, O_KEY, O_ANCHOR,
 		O_NAME, O_ROLE, O_TTL, O_REASON,
-		O_TYPE, O_FOLLOW,
+		O_TYPE, O_FOLLOW, O_SUBSCRIPTION,
 		O_HISTORY,
 	};
 	static const struct option options[] = {
@@ -370,6 +397,7 @@ static int ctl_parse(int argc, char **argv, struct ctl_args *args)
 		{ "type", required_argument, NULL, O_TYPE },
 		{ "follow", no_argument, NULL, O_FOLLOW },
 		{ "history", no_argument, NULL, O_HISTORY },
+		{ "subscription", required_argument, NULL, O_SUBSCRIPTION },
 		{ NULL, 0, NULL, 0 },
 	};
 	long number;
@@ -500,6 +528,12 @@ static int ctl_parse(int argc, char **argv, struct ctl_args *args)
 			break;
 		case O_FOLLOW: args->follow = true; args->given |= OPT_EVENTS; break;
 		case O_HISTORY: args->given |= OPT_HISTORY; break;
+		case O_SUBSCRIPTION:
+			if (!ctl_printable(optarg, 128))
+				return ctl_usage_error("--subscription takes a webhook subscription id");
+			args->subscription = optarg;
+			args->given |= OPT_DELIVERY;
+			break;
 		default:
 			/* getopt has said what was wrong */
 			fputs("Try 'tenancyctl --help'.\n", stderr);
@@ -569,7 +603,9 @@ static int ctl_check_options(const struct ctl_command_def *def, const struct ctl
 	if (extra & OPT_EVENTS)
 		return ctl_usage_error("--type and --follow go with events, not %s", def->name);
 	if (extra & OPT_AFTER)
-		return ctl_usage_error("--after goes with audit and events, not %s", def->name);
+		return ctl_usage_error("--after goes with audit, events and deliveries, not %s", def->name);
+	if (extra & OPT_DELIVERY)
+		return ctl_usage_error("--subscription goes with deliveries, not %s", def->name);
 	if (def->command == CMD_EVENTS && (args->given & OPT_AFTER) && !args->after_is_seq)
 		return ctl_usage_error("--after takes a sequence number (0 or more)");
 	if (extra & OPT_WRITE)
@@ -653,6 +689,27 @@ static int ctl_run_access(const struct ctl_command_def *def, const struct ctl_ar
 	return cli_cmd_breakglass_decide(ctx, id, strcmp(sub, "approve") == 0);
 }
 
+/* webhooks and deliveries, checked by ctl_check_subcommand() */
+static int ctl_run_webhooks(const struct ctl_command_def *def, const struct ctl_args *args, struct cli_ctx *ctx)
+{
+	const char *sub = args->positional[1], *id = args->n_positional > 2 ? args->positional[2] : NULL;
+	struct cli_delivery_options deliveries = { args->list.state, args->subscription, args->audit.after,
+						   args->audit.until, args->list.limit, args->list.all };
+
+	if (def->command == CMD_WEBHOOKS) {
+		if (strcmp(sub, "create") == 0)
+			return cli_cmd_webhook_create(ctx, id, args->event_type, args->tenant);
+		if (strcmp(sub, "list") == 0)
+			return cli_cmd_webhook_list(ctx);
+		return cli_cmd_webhook_delete(ctx, id);
+	}
+	if (strcmp(sub, "list") == 0)
+		return cli_cmd_delivery_list(ctx, &deliveries);
+	if (strcmp(sub, "requeue") == 0)
+		return cli_cmd_delivery_requeue(ctx, id);
+	return cli_cmd_delivery_requeue_all(ctx, &deliveries);
+}
+
 static int ctl_run(const struct ctl_command_def *def, const struct ctl_args *args, struct cli_ctx *ctx)
 {
 	const char *id = def->id == ID_TENANT || def->id == ID_WORKFLOW ? args->positional[1] : NULL;
@@ -687,6 +744,8 @@ static int ctl_run(const struct ctl_command_def *def, const struct ctl_args *arg
 	case CMD_BREAKGLASS: return ctl_run_access(def, args, ctx);
 	case CMD_EVENTS: return cli_cmd_events(ctx, &events);
 	case CMD_QUOTAS: return cli_cmd_quotas(ctx, id, (args->given & OPT_HISTORY) != 0);
+	case CMD_WEBHOOKS:
+	case CMD_DELIVERIES: return ctl_run_webhooks(def, args, ctx);
 	case CMD_NONE: break;
 	}
 	return -EINVAL;

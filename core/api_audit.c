@@ -47,6 +47,10 @@ static const struct {
 	{ "POST", "/v1/breakglass", "breakglass.request" },
 	{ "POST", "/v1/breakglass/{id}/approve", "breakglass.approve" },
 	{ "POST", "/v1/breakglass/{id}/deny", "breakglass.deny" },
+	{ "POST", "/v1/webhooks", "webhook.create" },
+	{ "DELETE", "/v1/webhooks/{id}", "webhook.delete" },
+	{ "POST", "/v1/deliveries/{id}/requeue", "delivery.requeue" },
+	{ "POST", "/v1/deliveries/requeue", "delivery.requeue_bulk" },
 };
 
 void api_audit_begin(struct api_request *req, const char *method, const char *pattern)
@@ -170,6 +174,11 @@ static bool api_audit_time(const char *text, int64_t *ret_ms)
 		return false;
 	*ret_ms = (int64_t)timegm(&tm) * 1000 + ms;
 	return true;
+}
+
+bool api_time_parse(const char *text, int64_t *ret_ms)
+{
+	return api_audit_time(text, ret_ms);
 }
 
 /* --- GET /v1/audit --------------------------------------------------------------------- */

@@ -183,6 +183,17 @@ api_handler_fn api_audit_public_key;
 /* handlers: api_events.c */
 api_handler_fn api_events_list;
 
+/* handlers: api_webhooks.c, api_deliveries.c */
+api_handler_fn api_webhook_create;
+api_handler_fn api_webhook_list;
+api_handler_fn api_webhook_get;
+api_handler_fn api_webhook_delete;
+api_handler_fn api_delivery_list;
+api_handler_fn api_delivery_requeue;
+api_handler_fn api_delivery_requeue_bulk;
+/** RFC 3339 UTC ("2026-11-28T13:54:27Z", fractions allowed) or epoch ms (api_audit.c). */
+bool api_time_parse(const char *text, int64_t *ret_ms);
+
 /* handlers: api_system.c */
 api_handler_fn api_healthz;
 api_handler_fn api_readyz;

@@ -75,6 +75,14 @@ static const struct api_route_def api_routes[] = {
 	{ "POST", "/v1/breakglass/{id}/deny", api_breakglass_deny, TND_ROLE_ADMIN, 0 },
 	/* a tenant-scoped token sees its own tenant's events (api_events.c) */
 	{ "GET", "/v1/events", api_events_list, TND_ROLE_TENANT, 0 },
+	/* webhook subscriptions and their deliveries (api_webhooks.c, api_deliveries.c) */
+	{ "POST", "/v1/webhooks", api_webhook_create, TND_ROLE_ADMIN, 0 },
+	{ "GET", "/v1/webhooks", api_webhook_list, TND_ROLE_AUDITOR, 0 },
+	{ "GET", "/v1/webhooks/{id}", api_webhook_get, TND_ROLE_AUDITOR, 0 },
+	{ "DELETE", "/v1/webhooks/{id}", api_webhook_delete, TND_ROLE_ADMIN, 0 },
+	{ "GET", "/v1/deliveries", api_delivery_list, TND_ROLE_AUDITOR, 0 },
+	{ "POST", "/v1/deliveries/requeue", api_delivery_requeue_bulk, TND_ROLE_OPERATOR, 0 },
+	{ "POST", "/v1/deliveries/{id}/requeue", api_delivery_requeue, TND_ROLE_OPERATOR, 0 },
 };
 
 /* Match @path against @pattern; on success the {params} are copied into @req. */

@@ -23,6 +23,7 @@
 #include "conf_ratelimit.h"
 #include "conf_reader.h"
 #include "conf_audit.h"
+#include "conf_webhooks.h"
 #include "conf_reconcile.h"
 #include "log.h"
 #include "policy_gate.h"
@@ -38,7 +39,7 @@ struct conf_snapshot {
 };
 
 static const char *const conf_root_keys[] = {
-	"daemon", "api", "plugins", "reconcile", "workers", "regions", "plans", "audit", NULL,
+	"daemon", "api", "plugins", "reconcile", "workers", "regions", "plans", "audit", "webhooks", NULL,
 };
 static const char *const conf_daemon_keys[] = {
 	"state_dir", "pid_file", "log_file", "log_level", "user", "workers", "instance", NULL,
@@ -486,7 +487,8 @@ static int conf_parse(struct conf_reader *reader, config_t *cfg, struct tnd_conf
 	    (r = conf_parse_plugins(reader, root, conf)) < 0 ||
 	    (r = conf_catalog_parse(reader, root, conf)) < 0 ||
 	    (r = conf_reconcile_parse(reader, root, conf)) < 0 ||
-	    (r = conf_audit_parse(reader, root, conf)) < 0)
+	    (r = conf_audit_parse(reader, root, conf)) < 0 ||
+	    (r = conf_webhooks_parse(reader, root, conf)) < 0)
 		return r;
 
 	/* Tokens load last: a file that fails its own checks should not hide

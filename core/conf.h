@@ -162,6 +162,16 @@ struct tnd_conf {
 		size_t n_verify_keys;
 	} audit;
 
+	/* `webhooks` section (conf_webhooks.c): the dispatcher */
+	struct {
+		int64_t retry_base_ms;          /* first backoff ceiling, default 1000 */
+		int64_t retry_cap_ms;           /* largest backoff ceiling, default 3600000 */
+		int64_t max_attempts;           /* then dead, default 10 */
+		int workers;                    /* attempts in flight, default 4 */
+		int per_subscription;           /* of which for one subscription, default 2 */
+		int64_t poll_interval_ms;       /* due retries looked for this often, default 200 */
+	} webhooks;
+
 	struct tnd_region_conf *regions;
 	size_t n_regions;
 	struct tnd_plan_conf *plans;

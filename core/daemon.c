@@ -27,6 +27,8 @@
 #include "conf.h"
 #include "controller.h"
 #include "credentials.h"
+#include "dispatcher.h"
+#include "webhook_secret.h"
 #include "daemon.h"
 #include "log.h"
 #include "orchestrator.h"
@@ -325,6 +327,40 @@ static int daemon_start_reconcile(const struct tnd_conf *conf, const char *confi
 	return 0;
 }
 
+/*
+ * Webhooks: subscription secrets are sealed with the credentials key (the
+ * reconcile engine's, or loaded here when only the file is configured);
+ * the dispatcher runs when a `webhook` notifier plugin is configured.
+ */
+static int daemon_start_webhooks(const struct tnd_conf *conf, struct registry *reg, const struct plugin_set *plugins,
+				 struct credentials_key **ret_own_key, struct dispatcher **ret_dispatcher)
+{
+	const struct tnd_loaded_plugin *notifier = plugin_set_find(plugins, "webhook");
+	struct tnd_error err = { "" };
+
+	if (reconcile_key()) {
+		webhook_secret_set_key(reconcile_key());
+	} else if (conf->reconcile.credentials_key_file) {
+		if (credentials_key_load(conf->reconcile.credentials_key_file, ret_own_key, &err) < 0) {
+			log_error("reconcile.credentials_key_file: %s", err.message);
+			return -EINVAL;
+		}
+		webhook_secret_set_key(*ret_own_key);
+	}
+	if (notifier == NULL || notifier->kind != TND_PLUGIN_NOTIFIER)
+		return 0;
+	if (!webhook_secret_available()) {
+		log_error("the webhook notifier needs reconcile.credentials_key_file: subscription secrets are sealed "
+			  "with it");
+		return -EINVAL;
+	}
+	if (dispatcher_start(reg, conf, notifier, ret_dispatcher, &err) < 0) {
+		log_error("cannot start the webhook dispatcher: %s", err.message);
+		return -EIO;
+	}
+	return 0;
+}
+
 static void daemon_block_signals(sigset_t *set)
 {
 	sigemptyset(set);
@@ -347,6 +383,8 @@ int daemon_run(const struct daemon_options *opts)
 	struct tnd_loaded_plugin *storage;
 	struct orchestrator *orch = NULL;
 	struct controller *ctl = NULL;
+	struct dispatcher *dispatcher = NULL;
+	struct credentials_key *webhook_key = NULL;
 	int ready_fd = -1, exit_code = 1;
 	int64_t next_maintain;
 	char url[128];
@@ -406,6 +444,8 @@ int daemon_run(const struct daemon_options *opts)
 	}
 	if (daemon_start_reconcile(conf, opts->config_path, reg, &orch, &ctl) < 0)
 		goto out;
+	if (daemon_start_webhooks(conf, reg, &plugins, &webhook_key, &dispatcher) < 0)
+		goto out;
 
 	if (api_server_start(conf, reg, &api, &err) < 0) {
 		log_error("%s", err.message);
@@ -456,6 +496,9 @@ out:
 	daemon_report_ready(&ready_fd, 1);
 	api_server_stop(api);
 	/* requests are done: no new work; then let in-flight steps land */
+	dispatcher_stop(dispatcher);
+	webhook_secret_set_key(NULL);
+	credentials_key_free(webhook_key);
 	controller_stop(ctl);
 	orchestrator_stop(orch);
 	reconcile_shutdown();

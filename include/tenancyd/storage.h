@@ -39,7 +39,9 @@
  * API tokens and break-glass grants (the block marked "ABI 1.2: tokens
  * and grants": write kinds 30-33, the token_list and grant_list ops); and
  * the event outbox (the blocks marked "ABI 1.2: events": write kind 40,
- * the event_list op).  A
+ * the event_list op); and webhook subscriptions with their deliveries
+ * (the blocks marked "ABI 1.2: webhooks": write kinds 60-63, the
+ * webhook_list and delivery_list ops).  A
  * 1.2 core runs a 1.1 driver without them (it says so at start-up); a 1.1
  * core never sends the 1.2 kinds and never reads past credential_get.
  * The block marked "ABI 1.2: quotas" appends the history of a tenant's
@@ -178,6 +180,22 @@ enum tnd_write_kind {
 	 *  history; the driver assigns seq.  (Numbered 50-59 apart from other
 	 *  1.2 kinds, which were added alongside.) */
 	TND_WRITE_QUOTA_APPEND = 50,
+	/* --- ABI 1.2: webhooks --- */
+	/** record: tnd_webhook_record.  -EEXIST if the id exists.  (Kinds
+	 *  60-69 are kept for webhook subscriptions and deliveries.) */
+	TND_WRITE_WEBHOOK_INSERT = 60,
+	/** record: tnd_webhook_record (only id, state, cursor_seq and
+	 *  updated_ms are read).  A NULL state keeps the stored one, and a
+	 *  "deleted" subscription stays deleted; the cursor only moves
+	 *  forward (the larger of the stored and the given one).  -ENOENT if
+	 *  absent. */
+	TND_WRITE_WEBHOOK_UPDATE = 61,
+	/** record: tnd_delivery_record.  Insert, or replace the row with that id. */
+	TND_WRITE_DELIVERY_PUT = 62,
+	/** record: tnd_delivery_requeue.  Every "dead" delivery it selects
+	 *  becomes "pending" with no attempts, due at once.  Selecting none is
+	 *  fine. */
+	TND_WRITE_DELIVERY_REQUEUE = 63,
 };
 
 /**
@@ -401,6 +419,79 @@ struct tnd_quota_query {
 	uint32_t limit;                  /**< 0: driver default 100, at most 1000 */
 };
 
+/* --- ABI 1.2: webhooks --- */
+
+/**
+ * A webhook subscription (ABI 1.2).  The secret is sealed by the core;
+ * the driver never sees it in the clear.  Rows are never deleted: a
+ * deleted subscription keeps its row (state "deleted") for the history of
+ * its deliveries.
+ */
+struct tnd_webhook_record {
+	uint32_t size;
+	const char *id;              /**< unique; sorts by creation time */
+	const char *url;
+	const char *types_json;      /**< JSON array of event types, NULL: every type */
+	const char *tenant_id;       /**< only this tenant's events; NULL: every tenant */
+	const char *key_id;          /**< which key sealed the secret */
+	const char *secret_sealed;   /**< the whsec_ secret, sealed by the core */
+	const char *state;           /**< active, disabled, deleted */
+	int64_t cursor_seq;          /**< outbox seq up to which deliveries were created */
+	const char *created_by;
+	const char *request_id;      /**< may be NULL */
+	int64_t created_ms;
+	int64_t updated_ms;
+};
+
+/** Subscription filter (ABI 1.2); ordered by id. */
+struct tnd_webhook_query {
+	uint32_t size;
+	const char *id;                  /**< exactly this one */
+	const char *state;               /**< exact state; NULL: all but deleted */
+	const char *after_id;            /**< exclusive cursor */
+	uint32_t limit;                  /**< 0: driver default 100, at most 1000 */
+};
+
+/** One event to deliver to one subscription, and how that went (ABI 1.2). */
+struct tnd_delivery_record {
+	uint32_t size;
+	const char *id;              /**< unique; sorts by event seq */
+	const char *subscription_id;
+	int64_t event_seq;
+	const char *event_id;        /**< the CloudEvent id (the webhook-id) */
+	const char *event_type;
+	const char *state;           /**< pending, delivered, failed, dead */
+	int64_t attempts;            /**< attempts made so far */
+	int64_t next_attempt_ms;     /**< pending: not before this time */
+	int64_t last_status;         /**< HTTP status of the last attempt, 0: none */
+	const char *last_error;      /**< may be NULL */
+	int64_t latency_ms;          /**< of the last attempt */
+	int64_t created_ms;
+	int64_t updated_ms;
+	const char *attempts_json;   /**< the core's JSON array of the latest attempts (opaque); may be NULL */
+};
+
+/** Delivery filter (ABI 1.2).  NULL/0 fields do not filter; ordered by id. */
+struct tnd_delivery_query {
+	uint32_t size;
+	const char *id;                  /**< exactly this one */
+	const char *subscription_id;
+	const char *state;               /**< exact state */
+	int64_t due_before_ms;           /**< only next_attempt_ms <= this (0: no limit) */
+	const char *after_id;            /**< exclusive cursor */
+	uint32_t limit;                  /**< 0: driver default 100, at most 1000 */
+};
+
+/** What TND_WRITE_DELIVERY_REQUEUE selects among dead deliveries (ABI 1.2). */
+struct tnd_delivery_requeue {
+	uint32_t size;
+	const char *id;                  /**< exactly this one; NULL: any */
+	const char *subscription_id;     /**< NULL: any */
+	int64_t from_ms;                 /**< only created_ms >= this (0: no bound) */
+	int64_t until_ms;                /**< only created_ms < this (0: no bound) */
+	int64_t now_ms;                  /**< the new next_attempt_ms and updated_ms */
+};
+
 struct tnd_write {
 	uint32_t kind;            /**< enum tnd_write_kind */
 	int64_t expect_revision;  /**< TND_WRITE_TENANT_UPDATE and TND_WRITE_WORKFLOW_UPDATE only */
@@ -462,6 +553,8 @@ typedef int tnd_token_visit_fn(const struct tnd_token_record *rec, void *userdat
 typedef int tnd_grant_visit_fn(const struct tnd_grant_record *rec, void *userdata);
 typedef int tnd_event_visit_fn(const struct tnd_event_record *rec, void *userdata);
 typedef int tnd_quota_visit_fn(const struct tnd_quota_record *rec, void *userdata);
+typedef int tnd_webhook_visit_fn(const struct tnd_webhook_record *rec, void *userdata);
+typedef int tnd_delivery_visit_fn(const struct tnd_delivery_record *rec, void *userdata);
 
 /** Apply @writes atomically and durably.  On failure nothing is written and
  *  *@ret_failed_index (if not NULL) names the write that failed. */
@@ -524,6 +617,14 @@ typedef int tnd_storage_grant_list_fn(void *ctx, const struct tnd_grant_query *q
 typedef int tnd_storage_event_list_fn(void *ctx, const struct tnd_event_query *query,
 				      tnd_event_visit_fn *visit, void *userdata, struct tnd_error *err);
 
+/* --- ABI 1.2: webhooks --- */
+/** Visit webhook subscriptions matching @query in id order.  (ABI 1.2) */
+typedef int tnd_storage_webhook_list_fn(void *ctx, const struct tnd_webhook_query *query,
+					tnd_webhook_visit_fn *visit, void *userdata, struct tnd_error *err);
+/** Visit deliveries matching @query in id order.  (ABI 1.2) */
+typedef int tnd_storage_delivery_list_fn(void *ctx, const struct tnd_delivery_query *query,
+					 tnd_delivery_visit_fn *visit, void *userdata, struct tnd_error *err);
+
 /**
  * The ops table.  Mandatory in v1: commit, tenant_get, tenant_search,
  * version_list, version_get, phase_list, idempotency_get.  Optional:
@@ -535,7 +636,8 @@ typedef int tnd_storage_event_list_fn(void *ctx, const struct tnd_event_query *q
  * token_list and grant_list (without them only the tokens file
  * authenticates and /v1/tokens and /v1/breakglass answer 501), and
  * event_list (without it the core writes no events and GET /v1/events
- * answers 501).
+ * answers 501), and webhook_list and delivery_list (without them there is
+ * no dispatcher and /v1/webhooks and /v1/deliveries answer 501).
  * The "ABI 1.2: quotas" block appends quota_list; without it no quota
  * history is kept and GET /v1/tenants/{id}/quotas shows an empty history.
  */
@@ -570,6 +672,9 @@ struct tnd_storage_ops {
 	tnd_storage_event_list_fn *event_list;
 	/* --- ABI 1.2: quotas --- */
 	tnd_storage_quota_list_fn *quota_list;
+	/* --- ABI 1.2: webhooks --- */
+	tnd_storage_webhook_list_fn *webhook_list;
+	tnd_storage_delivery_list_fn *delivery_list;
 };
 
 #ifdef __cplusplus

@@ -227,6 +227,14 @@ int store_event_prepare(const struct tnd_write *write, struct tnd_error *err);
 int store_event_apply(struct store_conn *writer, const struct store_prepared_write *write,
 		      struct tnd_error *err);
 
+/* --- webhook writes (sqlite_write_webhooks.c, ABI 1.2) ------------------------------ */
+
+/** Validate a write of kind TND_WRITE_WEBHOOK_* or TND_WRITE_DELIVERY_*. */
+int store_webhooks_prepare(const struct tnd_write *write, struct tnd_error *err);
+/** Apply it on the writer inside the current transaction. */
+int store_webhooks_apply(struct store_conn *writer, const struct store_prepared_write *write,
+			 struct tnd_error *err);
+
 /* --- group commit (sqlite_commit.c) ---------------------------------------------- */
 
 struct store_commit_request;
@@ -316,5 +324,32 @@ tnd_storage_token_list_fn store_token_list;
 tnd_storage_grant_list_fn store_grant_list;
 tnd_storage_event_list_fn store_event_list;
 tnd_storage_quota_list_fn store_quota_list;
+tnd_storage_webhook_list_fn store_webhook_list;
+tnd_storage_delivery_list_fn store_delivery_list;
+
+/* --- copied result sets (sqlite_read.c), shared with sqlite_read_webhooks.c ------- */
+
+struct read_cell {
+	int64_t integer;
+	size_t text_offset;
+	bool is_null;
+};
+
+struct read_rows {
+	size_t n_cols;
+	size_t n_rows;
+	size_t cap_rows;
+	struct read_cell *cells; /* n_rows * n_cols */
+	char *text;              /* every text value, NUL-terminated, back to back */
+	size_t text_len;
+	size_t text_cap;
+};
+
+void read_rows_free(struct read_rows *rows);
+const char *read_text(const struct read_rows *rows, size_t row, size_t col);
+int64_t read_int(const struct read_rows *rows, size_t row, size_t col);
+/** Run @sql with @params on a pooled read connection and copy every row. */
+int read_run(struct store *store, const char *sql, const struct store_param *params, size_t n_params,
+	     struct read_rows *rows, struct tnd_error *err);
 
 #endif /* TND_SQLITE_INTERNAL_H */

@@ -291,6 +291,8 @@ static const struct tnd_storage_ops plugin_ops = {
 	.grant_list = store_grant_list,
 	.event_list = store_event_list,
 	.quota_list = store_quota_list,
+	.webhook_list = store_webhook_list,
+	.delivery_list = store_delivery_list,
 };
 
 TND_PLUGIN_DEFINE(TND_PLUGIN_STORAGE, "sqlite", PACKAGE_VERSION, TND_STORAGE_CAP_GROUP_COMMIT, plugin_init,

@@ -24,23 +24,9 @@
 
 /* --- a result set copied out of SQLite ------------------------------------------------- */
 
-struct read_cell {
-	int64_t integer;
-	size_t text_offset;
-	bool is_null;
-};
+/* struct read_rows is in sqlite_internal.h: sqlite_read_webhooks.c uses it too */
 
-struct read_rows {
-	size_t n_cols;
-	size_t n_rows;
-	size_t cap_rows;
-	struct read_cell *cells; /* n_rows * n_cols */
-	char *text;              /* every text value, NUL-terminated, back to back */
-	size_t text_len;
-	size_t text_cap;
-};
-
-static void read_rows_free(struct read_rows *rows)
+void read_rows_free(struct read_rows *rows)
 {
 	free(rows->cells);
 	free(rows->text);
@@ -107,14 +93,14 @@ static int read_rows_add(struct read_rows *rows, sqlite3_stmt *stmt)
 	return 0;
 }
 
-static const char *read_text(const struct read_rows *rows, size_t row, size_t col)
+const char *read_text(const struct read_rows *rows, size_t row, size_t col)
 {
 	const struct read_cell *cell = &rows->cells[row * rows->n_cols + col];
 
 	return cell->is_null ? NULL : rows->text + cell->text_offset;
 }
 
-static int64_t read_int(const struct read_rows *rows, size_t row, size_t col)
+int64_t read_int(const struct read_rows *rows, size_t row, size_t col)
 {
 	return rows->cells[row * rows->n_cols + col].integer;
 }
@@ -122,8 +108,8 @@ static int64_t read_int(const struct read_rows *rows, size_t row, size_t col)
 /* --- running one query ------------------------------------------------------------------ */
 
 /* Run @sql with @params on a pooled read connection and copy every row. */
-static int read_run(struct store *store, const char *sql, const struct store_param *params,
-		    size_t n_params, struct read_rows *rows, struct tnd_error *err)
+int read_run(struct store *store, const char *sql, const struct store_param *params,
+	     size_t n_params, struct read_rows *rows, struct tnd_error *err)
 {
 	struct store_conn *conn = store_pool_acquire(&store->readers);
 	sqlite3_stmt *stmt;

@@ -293,6 +293,48 @@ static const char store_schema_v8[] =
 	" time_ms INTEGER NOT NULL,"
 	" PRIMARY KEY (tenant_id, seq)) WITHOUT ROWID;";
 
+/*
+ * Version 9 (storage ABI 1.2): webhook subscriptions and their deliveries.
+ * A subscription's cursor_seq is the
+ * outbox seq up to which its deliveries exist: the dispatcher creates the
+ * rows and moves the cursor in one transaction.  The dispatcher finds due
+ * work through deliveries_due, the dead-letter list through
+ * deliveries_by_state.
+ */
+static const char store_schema_v9[] =
+	"CREATE TABLE webhooks ("
+	" id TEXT PRIMARY KEY NOT NULL,"
+	" url TEXT NOT NULL,"
+	" types_json TEXT,"
+	" tenant_id TEXT,"
+	" key_id TEXT NOT NULL,"
+	" secret_sealed TEXT NOT NULL,"
+	" state TEXT NOT NULL,"
+	" cursor_seq INTEGER NOT NULL,"
+	" created_by TEXT NOT NULL,"
+	" request_id TEXT,"
+	" created_ms INTEGER NOT NULL,"
+	" updated_ms INTEGER NOT NULL) WITHOUT ROWID;"
+	"CREATE TABLE deliveries ("
+	" id TEXT PRIMARY KEY NOT NULL,"
+	" subscription_id TEXT NOT NULL,"
+	" event_seq INTEGER NOT NULL,"
+	" event_id TEXT NOT NULL,"
+	" event_type TEXT NOT NULL,"
+	" state TEXT NOT NULL,"
+	" attempts INTEGER NOT NULL,"
+	" next_attempt_ms INTEGER NOT NULL,"
+	" last_status INTEGER NOT NULL,"
+	" last_error TEXT,"
+	" latency_ms INTEGER NOT NULL,"
+	" created_ms INTEGER NOT NULL,"
+	" updated_ms INTEGER NOT NULL,"
+	" attempts_json TEXT) WITHOUT ROWID;"
+	"CREATE INDEX deliveries_by_state ON deliveries(state, id);"
+	"CREATE INDEX deliveries_due ON deliveries(next_attempt_ms) WHERE state = 'pending';"
+	"CREATE INDEX deliveries_by_subscription ON deliveries(subscription_id, id);";
+
+
 static const struct store_migration store_migrations[] = {
 	{ 1, "initial schema: tenants, labels, versions, phase transitions, idempotency",
 	  store_schema_v1 },
@@ -304,6 +346,7 @@ static const struct store_migration store_migrations[] = {
 	{ 6, "API tokens and break-glass grants", store_schema_v6 },
 	{ 7, "the event outbox", store_schema_v7 },
 	{ 8, "history of tenants' effective quotas", store_schema_v8 },
+	{ 9, "webhook subscriptions and deliveries", store_schema_v9 },
 };
 
 #define STORE_N_MIGRATIONS (sizeof(store_migrations) / sizeof(store_migrations[0]))

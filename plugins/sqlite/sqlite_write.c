@@ -219,6 +219,10 @@ static int write_prepare_one(const struct tnd_host *host, const struct tnd_write
 	case TND_WRITE_GRANT_DECIDE:
 	case TND_WRITE_EVENT_APPEND:
 	case TND_WRITE_QUOTA_APPEND:
+	case TND_WRITE_WEBHOOK_INSERT:
+	case TND_WRITE_WEBHOOK_UPDATE:
+	case TND_WRITE_DELIVERY_PUT:
+	case TND_WRITE_DELIVERY_REQUEUE:
 		break;
 	default:
 		tnd_error_set(err, "write kind %u is not supported by this driver", write->kind);
@@ -251,6 +255,11 @@ static int write_prepare_one(const struct tnd_host *host, const struct tnd_write
 		return store_event_prepare(write, err);
 	case TND_WRITE_QUOTA_APPEND:
 		return store_quota_prepare(write, err);
+	case TND_WRITE_WEBHOOK_INSERT:
+	case TND_WRITE_WEBHOOK_UPDATE:
+	case TND_WRITE_DELIVERY_PUT:
+	case TND_WRITE_DELIVERY_REQUEUE:
+		return store_webhooks_prepare(write, err);
 	case TND_WRITE_VERSION_APPEND: {
 		const struct tnd_version_record *rec = write->record;
 		if (rec->size < STORE_RECORD_SIZE(struct tnd_version_record, time_ms)) {
@@ -684,6 +693,11 @@ int store_write_apply(const struct tnd_host *host, struct store_conn *writer,
 		return store_event_apply(writer, write, err);
 	case TND_WRITE_QUOTA_APPEND:
 		return store_quota_apply(writer, write, err);
+	case TND_WRITE_WEBHOOK_INSERT:
+	case TND_WRITE_WEBHOOK_UPDATE:
+	case TND_WRITE_DELIVERY_PUT:
+	case TND_WRITE_DELIVERY_REQUEUE:
+		return store_webhooks_apply(writer, write, err);
 	default:
 		tnd_error_set(err, "write kind %u is not supported by this driver", write->kind);
 		return -ENOTSUP;

@@ -22,6 +22,10 @@
 #   {T}  acme-corp (globex in the tenant-other column)
 #   {W}  a workflow of {T}
 #   {K}  a throw-away registry token (revoked by the admin cell)
+#   {H}  a webhook subscription; {H2} another (deleted by the admin cell,
+#        so the raised cell gets 404)
+#   {D}  a delivery id that does not exist (no notifier runs here): an
+#        allowed role gets 404, past the role gate
 #   {G}  {G2}  pending break-glass requests of a token that is no column
 #        (approved / denied by the admin cell, so no column is raised)
 # BODY names a request body (see body_for); "-" sends none.
@@ -76,6 +80,13 @@ GET    /v1/breakglass/{G}                      -          200   200   200   403 
 POST   /v1/breakglass/{G}/approve              -          200   403   403   403   403   403   401   403
 POST   /v1/breakglass/{G2}/deny                -          200   403   403   403   403   403   401   403
 GET    /v1/events?tenant={T}                   -          200   200   200   200   200   404   401   200
+POST   /v1/webhooks                            webhook    201   403   403   403   403   403   401   201
+GET    /v1/webhooks                            -          200   200   200   403   403   403   401   200
+GET    /v1/webhooks/{H}                        -          200   200   200   403   403   403   401   200
+DELETE /v1/webhooks/{H2}                       -          200   403   403   403   403   403   401   404
+GET    /v1/deliveries?status=dead              -          200   200   200   403   403   403   401   200
+POST   /v1/deliveries/requeue                  requeue    200   200   403   403   403   403   401   200
+POST   /v1/deliveries/{D}/requeue              -          404   404   403   403   403   403   401   404
 GET    /v1/audit                               -          200   403   200   403   403   403   401   200
 GET    /v1/audit/verify                        -          200   403   200   403   403   403   401   200
 GET    /v1/audit/public-key                    -          200   403   200   403   403   403   401   200
@@ -136,6 +147,13 @@ grant() {
 }
 GRANT=$(grant)
 GRANT2=$(grant)
+hook() {
+	tnd_curl POST /v1/webhooks --data-binary '{"url":"http://127.0.0.1:9/matrix"}'
+	tnd_assert_eq 201 "$TND_HTTP_STATUS" "create a webhook subscription"
+	json /id
+}
+HOOK=$(hook)
+HOOK2=$(hook)
 make_token "$TND_TMP/raised.token" '{"name":"m-raised","role":"operator"}'
 tnd_curl_as "$TND_TMP/raised.token" POST /v1/breakglass --data-binary '{"reason":"matrix","ttlSeconds":600}'
 tnd_assert_eq 201 "$TND_HTTP_STATUS" "break-glass request of m-raised"
@@ -164,6 +182,9 @@ resolve() {
 	path=${path//\{T\}/$tenant}
 	path=${path//\{W\}/$wf}
 	path=${path//\{K\}/$DOOMED}
+	path=${path//\{H2\}/$HOOK2}
+	path=${path//\{H\}/$HOOK}
+	path=${path//\{D\}/dlv-00000000000000000001-none}
 	path=${path//\{G2\}/$GRANT2}
 	path=${path//\{G\}/$GRANT}
 	printf '%s' "$path"
@@ -178,6 +199,8 @@ body_for() {
 	override) printf '{"tenant":"acme-corp","read":100,"ttlSeconds":60,"reason":"matrix"}' ;;
 	token) printf '{"name":"m-made","role":"viewer"}' ;;
 	breakglass) printf '{"reason":"matrix","ttlSeconds":60}' ;;
+	webhook) printf '{"url":"http://127.0.0.1:9/made"}' ;;
+	requeue) printf '{"subscription":"whk-none"}' ;;
 	esac
 }
 

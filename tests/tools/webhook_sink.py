@@ -5,8 +5,8 @@ Verifies every request's Standard Webhooks signature with the secret it is
 given and records each request, one JSON object per line, in --log:
   {"path", "id", "attempt", "timestamp", "signature", "signatureValid",
    "contentType", "bodyBytes", "peerPort", "receivedAt"}
-("attempt" counts requests per webhook-id; "peerPort" tells connections
-apart, so a test can see keep-alive at work).
+("attempt" counts requests per path and webhook-id; "peerPort" tells
+connections apart, so a test can see keep-alive at work).
 
 What it answers is chosen by the request path, so one sink serves every case:
   /ok                  204
@@ -16,8 +16,11 @@ What it answers is chosen by the request path, so one sink serves every case:
   /reset               closes the connection with a TCP reset, no answer
   ?retry_after=<v>     adds "Retry-After: <v>" to any answer (URL-encoded)
 
-Usage: webhook_sink.py --secret whsec_... --log FILE --port-file FILE
-                       [--tls-cert PEM --tls-key PEM]
+Usage: webhook_sink.py (--secret whsec_... | --secrets-file FILE) --log FILE
+                       --port-file FILE [--tls-cert PEM --tls-key PEM]
+--secrets-file holds whsec_ secrets one a line, re-read at every request
+(a test adds the secret of each subscription it creates); a signature is
+valid when one of them verifies it.
 It listens on 127.0.0.1, an ephemeral port written to --port-file once it
 accepts connections (HTTPS with --tls-cert); it runs until killed.
 """
@@ -44,21 +47,36 @@ def verify(key, msg_id, timestamp, body, header):
 
 
 class Sink:
-    def __init__(self, secret, log_path):
-        if not secret.startswith("whsec_"):
+    def __init__(self, secret, log_path, secrets_file=None):
+        if secret is not None and not secret.startswith("whsec_"):
             raise SystemExit("the secret must start with whsec_")
-        self.key = base64.b64decode(secret[len("whsec_"):])
+        self.key = base64.b64decode(secret[len("whsec_"):]) if secret else None
+        self.secrets_file = secrets_file
         self.log = open(log_path, "a", encoding="utf-8")
         self.lock = threading.Lock()
         self.attempts = {}
 
     def record(self, entry):
         with self.lock:
-            self.attempts[entry["id"]] = self.attempts.get(entry["id"], 0) + 1
-            entry["attempt"] = self.attempts[entry["id"]]
+            key = (entry["path"], entry["id"])
+            self.attempts[key] = self.attempts.get(key, 0) + 1
+            entry["attempt"] = self.attempts[key]
             self.log.write(json.dumps(entry) + "\n")
             self.log.flush()
         return entry["attempt"]
+
+    def keys(self):
+        if self.key is not None:
+            return [self.key]
+        try:
+            with open(self.secrets_file, encoding="utf-8") as f:
+                return [base64.b64decode(line.strip()[len("whsec_"):])
+                        for line in f if line.strip().startswith("whsec_")]
+        except OSError:
+            return []
+
+    def verify(self, msg_id, timestamp, body, header):
+        return any(verify(key, msg_id, timestamp, body, header) for key in self.keys())
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -91,7 +109,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             "id": msg_id,
             "timestamp": int(timestamp) if timestamp.isdigit() else None,
             "signature": signature,
-            "signatureValid": verify(self.sink.key, msg_id, timestamp, body, signature),
+            "signatureValid": self.sink.verify(msg_id, timestamp, body, signature),
             "contentType": self.headers.get("Content-Type", ""),
             "bodyBytes": len(body),
             "peerPort": self.client_address[1],
@@ -128,13 +146,16 @@ class Server(http.server.ThreadingHTTPServer):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--secret", required=True)
+    parser.add_argument("--secret")
+    parser.add_argument("--secrets-file")
     parser.add_argument("--log", required=True)
     parser.add_argument("--port-file", required=True)
     parser.add_argument("--tls-cert")
     parser.add_argument("--tls-key")
     args = parser.parse_args()
-    Handler.sink = Sink(args.secret, args.log)
+    if (args.secret is None) == (args.secrets_file is None):
+        parser.error("give one of --secret and --secrets-file")
+    Handler.sink = Sink(args.secret, args.log, args.secrets_file)
     server = Server(("127.0.0.1", 0), Handler)
     if args.tls_cert:
         tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

@@ -170,7 +170,7 @@ static void test_schema_fresh(void **state)
 
 	harness_insert(h, "s-1");
 	value = direct_query(h->db_path, "PRAGMA user_version");
-	assert_string_equal(value, "8");
+	assert_string_equal(value, "9");
 	free(value);
 	value = direct_query(h->db_path, "PRAGMA journal_mode");
 	assert_string_equal(value, "wal");
@@ -188,6 +188,7 @@ static void test_schema_fresh(void **state)
 	assert_true(testutil_log_contains("schema migrated from version 5 to 6"));
 	assert_true(testutil_log_contains("schema migrated from version 6 to 7"));
 	assert_true(testutil_log_contains("schema migrated from version 7 to 8"));
+	assert_true(testutil_log_contains("schema migrated from version 8 to 9"));
 
 	/* every tenant's manifest is in there: owner-only */
 	assert_int_equal(stat(h->db_path, &st), 0);
@@ -278,8 +279,8 @@ static void test_reopen_persists(void **state)
 	assert_int_equal(h->ops->idempotency_get(h->ctx, "k", 2, NULL, NULL, &err), 0);
 	assert_int_equal(h->ops->workflow_get(h->ctx, "wf-keep", NULL, NULL, &err), 0);
 	assert_int_equal(h->ops->credential_get(h->ctx, "keep", NULL, NULL, &err), 0);
-	/* the schema was migrated once (eight steps), not again */
-	assert_int_equal(testutil_log_count("schema migrated"), 8);
+	/* the schema was migrated once (nine steps), not again */
+	assert_int_equal(testutil_log_count("schema migrated"), 9);
 	assert_int_equal(h->ops->ping(h->ctx, &err), 0);
 	assert_int_equal(h->ops->maintain(h->ctx, 0, &err), 0);
 }

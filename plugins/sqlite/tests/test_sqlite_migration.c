@@ -109,8 +109,8 @@ static const char migration_schema_v2[] =
 #define MIGRATION_FILLERS 300
 /* The schema version this test knows how to check, and every version a
  * migration leads to, in order. */
-#define MIGRATION_LATEST 8
-static const int migration_versions[] = { 1, 2, 3, 4, 5, 6, 7, 8 };
+#define MIGRATION_LATEST 9
+static const int migration_versions[] = { 1, 2, 3, 4, 5, 6, 7, 8, 9 };
 
 /* The migration steps from @from to the latest: versions above @from. */
 static int migration_steps_after(int from)
