@@ -180,7 +180,6 @@ static int breakglass_collect(const struct tnd_grant_record *rec, void *userdata
 
 enum MHD_Result api_breakglass_list(struct api_request *req)
 {
-	const char *limit = api_query(req, "limit");
 	struct tnd_grant_query q = { .size = sizeof(q), .after_id = api_query(req, "cursor"), .limit = 100 };
 	struct breakglass_lister l = { .now_ms = tnd_now_ms(), .state = api_query(req, "state") };
 	struct tnd_error err;
@@ -192,14 +191,8 @@ enum MHD_Result api_breakglass_list(struct api_request *req)
 	    strcmp(l.state, "denied"))
 		return api_fail(req, 400, "bad-request", "Bad request",
 				"state must be pending, approved, expired or denied");
-	if (limit) {
-		char *end;
-		long n = strtol(limit, &end, 10);
-
-		if (*end != '\0' || n < 1 || n > 1000)
-			return api_fail(req, 400, "bad-request", "Bad request", "limit must be 1 to 1000");
-		q.limit = (uint32_t)n;
-	}
+	if (!api_query_limit(req, 1000, &q.limit))
+		return api_fail_limit(req, 1000);
 	l.items = json_array();
 	r = registry_grant_list(req->server->registry, &q, breakglass_collect, &l, &err);
 	if (r < 0) {

@@ -87,7 +87,6 @@ enum MHD_Result api_delivery_list(struct api_request *req)
 	struct tnd_delivery_query q = { .size = sizeof(q), .limit = API_DELIVERIES_DEFAULT };
 	struct api_delivery_page page = { 0 };
 	struct tnd_error err = { "" };
-	const char *limit = api_query(req, "limit");
 	json_t *answer;
 
 	if (!registry_supports_webhooks(req->server->registry))
@@ -98,14 +97,8 @@ enum MHD_Result api_delivery_list(struct api_request *req)
 				"status must be pending, delivered, failed or dead");
 	q.subscription_id = api_query(req, "subscription");
 	q.after_id = api_query(req, "cursor");
-	if (limit) {
-		char *end;
-		long v = strtol(limit, &end, 10);
-		if (*limit == '\0' || *end != '\0' || v < 1 || v > API_DELIVERIES_MAX)
-			return api_fail(req, 400, "bad-request", "Bad request", "limit must be an integer from 1 to %d",
-					API_DELIVERIES_MAX);
-		q.limit = (uint32_t)v;
-	}
+	if (!api_query_limit(req, API_DELIVERIES_MAX, &q.limit))
+		return api_fail_limit(req, API_DELIVERIES_MAX);
 	page.items = json_array();
 	if (registry_delivery_list(req->server->registry, &q, api_delivery_collect, &page, &err) < 0) {
 		json_decref(page.items);

@@ -142,6 +142,11 @@ enum MHD_Result api_send_stored(struct api_request *req, const json_t *response)
 enum MHD_Result api_send_method_not_allowed(struct api_request *req, const char *allow);
 const char *api_header(const struct api_request *req, const char *name);
 const char *api_query(const struct api_request *req, const char *name);
+/** ?limit=: absent leaves *@ret as it is; an integer from 1 to @max is
+ *  stored; anything else is false (answer with api_fail_limit). */
+bool api_query_limit(const struct api_request *req, uint32_t max, uint32_t *ret);
+/** The 400 of a bad ?limit=. */
+enum MHD_Result api_fail_limit(struct api_request *req, uint32_t max);
 
 /* handlers: api_tenants.c */
 api_handler_fn api_tenant_put;

@@ -287,7 +287,7 @@ static int api_override_collect(const struct tnd_override_record *rec, void *use
 enum MHD_Result api_override_list(struct api_request *req)
 {
 	struct tnd_override_query query = { .size = sizeof(query) };
-	const char *all = api_query(req, "all"), *limit = api_query(req, "limit");
+	const char *all = api_query(req, "all");
 	json_t *items;
 	struct tnd_error err;
 	int r;
@@ -298,14 +298,8 @@ enum MHD_Result api_override_list(struct api_request *req)
 	query.tenant_id = api_query(req, "tenant");
 	query.after_id = api_query(req, "cursor");
 	query.active_at_ms = all && strcmp(all, "true") == 0 ? 0 : tnd_now_ms();
-	if (limit) {
-		char *end;
-		long n = strtol(limit, &end, 10);
-
-		if (*end != '\0' || n < 1 || n > 1000)
-			return api_fail(req, 400, "bad-request", "Bad request", "limit must be 1 to 1000");
-		query.limit = (uint32_t)n;
-	}
+	if (!api_query_limit(req, 1000, &query.limit))
+		return api_fail_limit(req, 1000);
 	items = json_array();
 	r = registry_override_list(req->server->registry, &query, api_override_collect, items, &err);
 	if (r < 0) {

@@ -51,7 +51,7 @@ enum MHD_Result api_tenant_quotas(struct api_request *req)
 {
 	struct registry *reg = req->server->registry;
 	struct tnd_quota_query query = { .size = sizeof(query), .tenant_id = req->params[0], .limit = 100 };
-	const char *cursor = api_query(req, "cursor"), *limit = api_query(req, "limit");
+	const char *cursor = api_query(req, "cursor");
 	const struct tnd_plan_conf *plan;
 	struct tenant_row *row = NULL;
 	struct tnd_quotas effective;
@@ -67,15 +67,8 @@ enum MHD_Result api_tenant_quotas(struct api_request *req)
 			return api_fail(req, 400, "bad-request", "Bad request", "cursor must be a history seq");
 		query.after_seq = v;
 	}
-	if (limit) {
-		char *end;
-		long v = strtol(limit, &end, 10);
-
-		if (*limit == '\0' || *end != '\0' || v < 1 || v > API_QUOTAS_PAGE_MAX)
-			return api_fail(req, 400, "bad-request", "Bad request", "limit must be 1 to %d",
-					API_QUOTAS_PAGE_MAX);
-		query.limit = (uint32_t)v;
-	}
+	if (!api_query_limit(req, API_QUOTAS_PAGE_MAX, &query.limit))
+		return api_fail_limit(req, API_QUOTAS_PAGE_MAX);
 	r = registry_tenant_get(reg, req->params[0], &row, &err);
 	if (r == -ENOENT)
 		return api_fail(req, 404, "not-found", "Not found", "tenant %s does not exist", req->params[0]);

@@ -143,3 +143,25 @@ const char *api_query(const struct api_request *req, const char *name)
 {
 	return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
 }
+
+bool api_query_limit(const struct api_request *req, uint32_t max, uint32_t *ret)
+{
+	const char *text = api_query(req, "limit");
+	char *end;
+	unsigned long v;
+
+	if (text == NULL)
+		return true;
+	if (*text < '0' || *text > '9')
+		return false; /* strtoul would take "-1" and " 5" */
+	v = strtoul(text, &end, 10);
+	if (*end != '\0' || v < 1 || v > max)
+		return false;
+	*ret = (uint32_t)v;
+	return true;
+}
+
+enum MHD_Result api_fail_limit(struct api_request *req, uint32_t max)
+{
+	return api_fail(req, 400, "bad-request", "Bad request", "limit must be an integer from 1 to %u", max);
+}

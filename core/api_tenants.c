@@ -323,27 +323,12 @@ static enum MHD_Result api_collect_labels(void *cls, enum MHD_ValueKind kind, co
 	return MHD_YES;
 }
 
-static bool api_parse_limit(const char *text, uint32_t *ret)
-{
-	char *end;
-	unsigned long v;
-
-	if (text == NULL) {
-		*ret = API_LIST_DEFAULT;
-		return true;
-	}
-	v = strtoul(text, &end, 10);
-	if (*text == '\0' || *end != '\0' || v < 1 || v > API_LIST_MAX)
-		return false;
-	*ret = (uint32_t)v;
-	return true;
-}
 
 enum MHD_Result api_tenant_list(struct api_request *req)
 {
 	const char *phase_arg = api_query(req, "state") ? api_query(req, "state") : api_query(req, "phase");
 	const char *cursor = api_query(req, "cursor");
-	struct tnd_tenant_query query = { .size = sizeof(query) };
+	struct tnd_tenant_query query = { .size = sizeof(query), .limit = API_LIST_DEFAULT };
 	struct api_list_state st = { .items = json_array() };
 	struct api_label_args labels = { .n = 0 };
 	struct tnd_error err = { "" };
@@ -352,9 +337,8 @@ enum MHD_Result api_tenant_list(struct api_request *req)
 	json_t *body;
 	int r = 0;
 
-	if (!api_parse_limit(api_query(req, "limit"), &query.limit)) {
-		result = api_fail(req, 400, "bad-request", "Bad request", "limit must be an integer from 1 to %d",
-				  API_LIST_MAX);
+	if (!api_query_limit(req, API_LIST_MAX, &query.limit)) {
+		result = api_fail_limit(req, API_LIST_MAX);
 		goto out;
 	}
 	if (phase_arg) {
@@ -465,16 +449,15 @@ static enum MHD_Result api_lineage(struct api_request *req, api_lineage_fn *list
 	const char *after_arg = api_query(req, "after");
 	struct tnd_error err = { "" };
 	int64_t after = 0;
-	uint32_t limit;
+	uint32_t limit = API_LIST_DEFAULT;
 	enum MHD_Result ret;
 	json_t *items, *body, *last;
 	int r;
 
 	if (after_arg && !api_parse_int64(after_arg, 0, &after))
 		return api_fail(req, 400, "bad-request", "Bad request", "after must be a non-negative integer");
-	if (!api_parse_limit(api_query(req, "limit"), &limit))
-		return api_fail(req, 400, "bad-request", "Bad request", "limit must be an integer from 1 to %d",
-				API_LIST_MAX);
+	if (!api_query_limit(req, API_LIST_MAX, &limit))
+		return api_fail_limit(req, API_LIST_MAX);
 	if (api_require_tenant(req, &ret))
 		return ret;
 	r = list(req->server->registry, req->params[0], after, limit, &items, &err);

@@ -362,7 +362,7 @@ static int api_token_collect(const struct tnd_token_record *rec, void *userdata)
 
 enum MHD_Result api_token_list(struct api_request *req)
 {
-	const char *all = api_query(req, "all"), *limit = api_query(req, "limit");
+	const char *all = api_query(req, "all");
 	struct tnd_token_query q = { .size = sizeof(q), .after_id = api_query(req, "cursor") };
 	struct api_token_lister l = { .now_ms = tnd_now_ms() };
 	struct tnd_error err;
@@ -372,14 +372,8 @@ enum MHD_Result api_token_list(struct api_request *req)
 		return api_tokens_unsupported(req);
 	l.all = all && strcmp(all, "true") == 0;
 	q.limit = 100;
-	if (limit) {
-		char *end;
-		long n = strtol(limit, &end, 10);
-
-		if (*end != '\0' || n < 1 || n > 1000)
-			return api_fail(req, 400, "bad-request", "Bad request", "limit must be 1 to 1000");
-		q.limit = (uint32_t)n;
-	}
+	if (!api_query_limit(req, 1000, &q.limit))
+		return api_fail_limit(req, 1000);
 	l.items = json_array();
 	r = registry_token_list(req->server->registry, &q, api_token_collect, &l, &err);
 	if (r < 0) {

@@ -77,7 +77,6 @@ enum MHD_Result api_workflows_list(struct api_request *req)
 	struct api_wf_list st = { req, NULL, "", 0 };
 	const char *tenant = api_query(req, "tenant");
 	const char *state = api_query(req, "state");
-	const char *limit = api_query(req, "limit");
 	const char *cursor = api_query(req, "cursor");
 	struct tnd_error err = { "" };
 	json_t *body;
@@ -93,14 +92,8 @@ enum MHD_Result api_workflows_list(struct api_request *req)
 	if (state && workflow_state_parse(state) == WORKFLOW_INVALID)
 		return api_fail(req, 400, "bad-request", "Bad request",
 				"state must be one of Pending, Running, Succeeded, Failed, Superseded");
-	if (limit) {
-		char *end;
-		unsigned long v = strtoul(limit, &end, 10);
-		if (*limit == '\0' || *end != '\0' || v < 1 || v > API_WORKFLOWS_MAX)
-			return api_fail(req, 400, "bad-request", "Bad request", "limit must be an integer from 1 to %d",
-					API_WORKFLOWS_MAX);
-		query.limit = (uint32_t)v;
-	}
+	if (!api_query_limit(req, API_WORKFLOWS_MAX, &query.limit))
+		return api_fail_limit(req, API_WORKFLOWS_MAX);
 	if (cursor && (strncmp(cursor, "wf-", 3) != 0 || strlen(cursor) >= sizeof(st.last_id)))
 		return api_fail(req, 400, "bad-request", "Bad request", "cursor is not one this server issued");
 	query.tenant_id = tenant;
