@@ -19,17 +19,6 @@
 #include "host.h"
 #include "util.h"
 
-static void audit_query_add(struct tnd_buf *query, const char *name, const char *value)
-{
-	char *escaped;
-
-	if (value == NULL)
-		return;
-	escaped = cli_http_escape(value);
-	tnd_buf_addf(query, "%c%s=%s", query->len ? '&' : '?', name, escaped);
-	free(escaped);
-}
-
 static char *audit_list_path(const struct cli_audit_options *opts, const char *cursor)
 {
 	struct tnd_buf query;
@@ -37,17 +26,17 @@ static char *audit_list_path(const struct cli_audit_options *opts, const char *c
 	char *path;
 
 	tnd_buf_init(&query);
-	audit_query_add(&query, "tenant", opts->tenant);
-	audit_query_add(&query, "actor", opts->actor);
-	audit_query_add(&query, "action", opts->action);
-	audit_query_add(&query, "outcome", opts->outcome);
-	audit_query_add(&query, "after", opts->after);
-	audit_query_add(&query, "until", opts->until);
+	cli_http_query_add(&query, "tenant", opts->tenant);
+	cli_http_query_add(&query, "actor", opts->actor);
+	cli_http_query_add(&query, "action", opts->action);
+	cli_http_query_add(&query, "outcome", opts->outcome);
+	cli_http_query_add(&query, "after", opts->after);
+	cli_http_query_add(&query, "until", opts->until);
 	if (opts->limit) {
 		snprintf(limit, sizeof(limit), "%u", opts->limit);
-		audit_query_add(&query, "limit", limit);
+		cli_http_query_add(&query, "limit", limit);
 	}
-	audit_query_add(&query, "cursor", cursor);
+	cli_http_query_add(&query, "cursor", cursor);
 	path = tnd_xasprintf("/v1/audit%s", query.data ? query.data : "");
 	tnd_buf_free(&query);
 	return path;

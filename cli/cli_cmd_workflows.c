@@ -32,17 +32,6 @@ static char *workflows_state_name(const char *state)
 	return name;
 }
 
-static void workflows_query_add(struct tnd_buf *query, const char *name, const char *value)
-{
-	char *escaped;
-
-	if (value == NULL)
-		return;
-	escaped = cli_http_escape(value);
-	tnd_buf_addf(query, "%c%s=%s", query->len ? '&' : '?', name, escaped);
-	free(escaped);
-}
-
 static char *workflows_path(const struct cli_workflow_list_options *opts, const char *cursor)
 {
 	struct tnd_buf query;
@@ -51,13 +40,13 @@ static char *workflows_path(const struct cli_workflow_list_options *opts, const 
 	char *path;
 
 	tnd_buf_init(&query);
-	workflows_query_add(&query, "tenant", opts->tenant);
-	workflows_query_add(&query, "state", state);
+	cli_http_query_add(&query, "tenant", opts->tenant);
+	cli_http_query_add(&query, "state", state);
 	if (opts->limit) {
 		snprintf(limit, sizeof(limit), "%u", opts->limit);
-		workflows_query_add(&query, "limit", limit);
+		cli_http_query_add(&query, "limit", limit);
 	}
-	workflows_query_add(&query, "cursor", cursor);
+	cli_http_query_add(&query, "cursor", cursor);
 	path = tnd_xasprintf("/v1/workflows%s", query.data ? query.data : "");
 	tnd_buf_free(&query);
 	free(state);

@@ -102,17 +102,6 @@ int cli_cmd_get(struct cli_ctx *ctx, const char *id)
 
 /* --- list ------------------------------------------------------------------------------------ */
 
-static void commands_query_add(struct tnd_buf *query, const char *name, const char *value)
-{
-	char *escaped;
-
-	if (value == NULL)
-		return;
-	escaped = cli_http_escape(value);
-	tnd_buf_addf(query, "%c%s=%s", query->len ? '&' : '?', name, escaped);
-	free(escaped);
-}
-
 static char *commands_list_path(const struct cli_list_options *opts, const char *cursor)
 {
 	struct tnd_buf query;
@@ -120,17 +109,17 @@ static char *commands_list_path(const struct cli_list_options *opts, const char 
 	char *path;
 
 	tnd_buf_init(&query);
-	commands_query_add(&query, "state", opts->state);
-	commands_query_add(&query, "isolation", opts->isolation);
-	commands_query_add(&query, "region", opts->region);
-	commands_query_add(&query, "plan", opts->plan);
+	cli_http_query_add(&query, "state", opts->state);
+	cli_http_query_add(&query, "isolation", opts->isolation);
+	cli_http_query_add(&query, "region", opts->region);
+	cli_http_query_add(&query, "plan", opts->plan);
 	for (size_t i = 0; i < opts->n_labels; i++)
-		commands_query_add(&query, "label", opts->labels[i]);
+		cli_http_query_add(&query, "label", opts->labels[i]);
 	if (opts->limit) {
 		snprintf(limit, sizeof(limit), "%u", opts->limit);
-		commands_query_add(&query, "limit", limit);
+		cli_http_query_add(&query, "limit", limit);
 	}
-	commands_query_add(&query, "cursor", cursor);
+	cli_http_query_add(&query, "cursor", cursor);
 	path = tnd_xasprintf("/v1/tenants%s", query.data ? query.data : "");
 	tnd_buf_free(&query);
 	return path;

@@ -15,6 +15,7 @@
 #include <curl/curl.h>
 
 #include "cli_http.h"
+#include "host.h"
 #include "cli_output.h"
 #include "util.h"
 
@@ -112,6 +113,17 @@ char *cli_http_escape(const char *text)
 	}
 	*o = '\0';
 	return out;
+}
+
+void cli_http_query_add(struct tnd_buf *query, const char *name, const char *value)
+{
+	char *escaped;
+
+	if (value == NULL)
+		return;
+	escaped = cli_http_escape(value);
+	tnd_buf_addf(query, "%c%s=%s", query->len ? '&' : '?', name, escaped);
+	free(escaped);
 }
 
 char *cli_http_redact_url(const char *url)

@@ -63,6 +63,9 @@ void cli_response_clear(struct cli_response *resp);
 
 /** @text percent-encoded for a path segment or query value (caller frees). */
 char *cli_http_escape(const char *text);
+/** Append "?name=value" (or "&name=value" once @query has one) with @value
+ *  percent-encoded; a NULL @value appends nothing. */
+void cli_http_query_add(struct tnd_buf *query, const char *name, const char *value);
 
 /** @url with any user:password@ replaced by "***@", for messages (caller frees). */
 char *cli_http_redact_url(const char *url);
