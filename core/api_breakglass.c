@@ -31,22 +31,6 @@
 #define LOG_COMPONENT "breakglass"
 #define BREAKGLASS_REASON_MAX 500
 
-static void breakglass_event(const struct api_request *req, const char *action, const char *target,
-			     const char *outcome, const char *detail)
-{
-	struct security_event ev = {
-		.action = action,
-		.actor = req->principal.name,
-		.actor_role = role_name(req->principal.base_role),
-		.target = target,
-		.outcome = outcome,
-		.request_id = req->request_id,
-		.detail = detail,
-	};
-
-	security_event_record(&ev);
-}
-
 static json_t *breakglass_time(int64_t ms)
 {
 	char when[32];
@@ -140,7 +124,8 @@ enum MHD_Result api_breakglass_request(struct api_request *req)
 	registry_txn_clear(&txn);
 	if (r < 0) {
 		json_decref(body);
-		breakglass_event(req, "breakglass.request", id, "failed", err.message);
+		security_event_record(&req->principal, req->request_id,
+					      "breakglass.request", id, "failed", err.message);
 		return api_fail(req, 503, "storage-unavailable", "Storage unavailable", "request not stored: %s",
 				err.message);
 	}
@@ -149,7 +134,7 @@ enum MHD_Result api_breakglass_request(struct api_request *req)
 		char location[96];
 
 		snprintf(detail, sizeof(detail), "admin for %llds: %s", (long long)rec.ttl_s, rec.reason);
-		breakglass_event(req, "breakglass.request", id, "allowed", detail);
+		security_event_record(&req->principal, req->request_id, "breakglass.request", id, "allowed", detail);
 		snprintf(location, sizeof(location), "/v1/breakglass/%s", id);
 		result = api_send_json(req, 201, breakglass_json(&rec, rec.requested_ms), NULL, location);
 	}
@@ -288,7 +273,8 @@ static enum MHD_Result breakglass_decide(struct api_request *req, bool approve)
 		return api_send_invalid(req, "decision", errors);
 	json_decref(errors);
 	if (req->principal.base_role != TND_ROLE_ADMIN) {
-		breakglass_event(req, action, id, "denied", "a break-glass grant does not decide grants");
+		security_event_record(&req->principal, req->request_id,
+					      action, id, "denied", "a break-glass grant does not decide grants");
 		return api_fail(req, 403, "forbidden", "Forbidden",
 				"break-glass grants are decided by admin tokens, not under a break-glass grant");
 	}
@@ -299,7 +285,8 @@ static enum MHD_Result breakglass_decide(struct api_request *req, bool approve)
 		return api_fail(req, 404, "not-found", "Not found", "break-glass grant %s does not exist", id);
 	if (approve && (strcmp(f.subject, req->principal.subject) == 0 ||
 			strcmp(f.requester, req->principal.name) == 0)) {
-		breakglass_event(req, action, id, "denied", "the requester may not approve their own grant");
+		security_event_record(&req->principal, req->request_id,
+					      action, id, "denied", "the requester may not approve their own grant");
 		return api_fail(req, 403, "forbidden", "Forbidden",
 				"break-glass grant %s was requested by you: a different admin must approve it", id);
 	}
@@ -325,7 +312,7 @@ static enum MHD_Result breakglass_decide(struct api_request *req, bool approve)
 	if (r == -ESTALE)
 		return api_fail(req, 409, "conflict", "Conflict", "break-glass grant %s was decided meanwhile", id);
 	if (r < 0) {
-		breakglass_event(req, action, id, "failed", err.message);
+		security_event_record(&req->principal, req->request_id, action, id, "failed", err.message);
 		return api_fail(req, 503, "storage-unavailable", "Storage unavailable", "%s", err.message);
 	}
 	/* committed: the requester's next request runs as admin */
@@ -338,7 +325,7 @@ static enum MHD_Result breakglass_decide(struct api_request *req, bool approve)
 		tnd_format_time(rec.expires_ms, until);
 		snprintf(detail, sizeof(detail), "grant of %s %s%s%s", f.requester, rec.state,
 			 approve ? ", admin until " : "", approve ? until : "");
-		breakglass_event(req, action, id, "allowed", detail);
+		security_event_record(&req->principal, req->request_id, action, id, "allowed", detail);
 	}
 	r = breakglass_read(req, id, &doc, &err);
 	if (r < 0)

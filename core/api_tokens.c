@@ -91,22 +91,6 @@ enum MHD_Result api_send_invalid(struct api_request *req, const char *what, json
 	return api_send_problem(req, p);
 }
 
-static void api_tokens_event(const struct api_request *req, const char *action, const char *target,
-			     const char *outcome, const char *detail)
-{
-	struct security_event ev = {
-		.action = action,
-		.actor = req->principal.name,
-		.actor_role = role_name(req->principal.base_role),
-		.target = target,
-		.outcome = outcome,
-		.request_id = req->request_id,
-		.detail = detail,
-	};
-
-	security_event_record(&ev);
-}
-
 /* --- loading at start ------------------------------------------------------------------- */
 
 struct api_tokens_loader {
@@ -269,7 +253,8 @@ enum MHD_Result api_token_create(struct api_request *req)
 		return api_tokens_unsupported(req);
 	/* a grant is time-limited; a token it made would outlive it */
 	if (req->principal.base_role != TND_ROLE_ADMIN) {
-		api_tokens_event(req, "token.create", NULL, "denied", "break-glass grants do not create tokens");
+		security_event_record(&req->principal, req->request_id,
+					      "token.create", NULL, "denied", "break-glass grants do not create tokens");
 		return api_fail(req, 403, "forbidden", "Forbidden",
 				"tokens are created by admin tokens, not under a break-glass grant");
 	}
@@ -319,13 +304,13 @@ enum MHD_Result api_token_create(struct api_request *req)
 	if (r < 0) {
 		explicit_bzero(secret, sizeof(secret));
 		json_decref(body);
-		api_tokens_event(req, "token.create", id, "failed", err.message);
+		security_event_record(&req->principal, req->request_id, "token.create", id, "failed", err.message);
 		return api_fail(req, 503, "storage-unavailable", "Storage unavailable", "token not stored: %s",
 				r == -EEXIST ? "its id or hash is taken" : err.message);
 	}
 	snprintf(detail, sizeof(detail), "token %s, role %s%s%s", rec.name, rec.role, rec.tenant_id ? " of tenant " : "",
 		 rec.tenant_id ? rec.tenant_id : "");
-	api_tokens_event(req, "token.create", id, "allowed", detail);
+	security_event_record(&req->principal, req->request_id, "token.create", id, "allowed", detail);
 	answer = api_token_json(&rec, rec.created_ms);
 	/* the only time the secret leaves the server */
 	json_object_set_new(answer, "token", json_string(secret));
@@ -410,12 +395,12 @@ enum MHD_Result api_token_revoke(struct api_request *req)
 	if (r == -EALREADY)
 		return api_fail(req, 409, "conflict", "Conflict", "token %s is revoked already", id);
 	if (r < 0) {
-		api_tokens_event(req, "token.revoke", id, "failed", err.message);
+		security_event_record(&req->principal, req->request_id, "token.revoke", id, "failed", err.message);
 		return api_fail(req, 503, "storage-unavailable", "Storage unavailable", "%s", err.message);
 	}
 	/* committed: from the next request on, it no longer authenticates */
 	token_index_revoke(req->server->token_index, id);
-	api_tokens_event(req, "token.revoke", id, "allowed", "revoked");
+	security_event_record(&req->principal, req->request_id, "token.revoke", id, "allowed", "revoked");
 	{
 		struct tnd_token_query q = { .size = sizeof(q), .id = id, .limit = 1 };
 		struct api_token_lister l = { .now_ms = now_ms, .all = true, .items = json_array() };

@@ -9,15 +9,16 @@
 
 #include "log.h"
 #include "security_events.h"
+#include "tokens.h"
 
 #define LOG_COMPONENT "security"
 
-void security_event_record(const struct security_event *ev)
+void security_event_record(const struct tnd_principal *who, const char *request_id, const char *action,
+			   const char *target, const char *outcome, const char *detail)
 {
 	/* the audit record is written with the change itself (api_audit_success)
 	 * or with the refusal (api_send_problem): this is the log line only */
-	log_emit(strcmp(ev->outcome, "allowed") == 0 ? TND_LOG_NOTICE : TND_LOG_WARNING, LOG_COMPONENT, NULL,
-		 "%s %s by %s (%s)%s%s: %s [request %s]", ev->action, ev->outcome, ev->actor, ev->actor_role,
-		 ev->target ? " on " : "", ev->target ? ev->target : "", ev->detail ? ev->detail : "",
-		 ev->request_id ? ev->request_id : "-");
+	log_emit(strcmp(outcome, "allowed") == 0 ? TND_LOG_NOTICE : TND_LOG_WARNING, LOG_COMPONENT, NULL,
+		 "%s %s by %s (%s)%s%s: %s [request %s]", action, outcome, who->name, role_name(who->base_role),
+		 target ? " on " : "", target ? target : "", detail ? detail : "", request_id ? request_id : "-");
 }

@@ -11,16 +11,16 @@
 #ifndef TND_SECURITY_EVENTS_H
 #define TND_SECURITY_EVENTS_H
 
-struct security_event {
-	const char *action;      /* "token.create", "breakglass.approve", ... */
-	const char *actor;       /* the principal's name */
-	const char *actor_role;  /* its own role (break-glass does not count) */
-	const char *target;      /* token or grant id; may be NULL */
-	const char *outcome;     /* "allowed", "denied", "failed" */
-	const char *request_id;
-	const char *detail;      /* for people; never a secret or a hash */
-};
+struct tnd_principal;
 
-void security_event_record(const struct security_event *ev);
+/**
+ * Log one step: @action ("token.create", "breakglass.approve", ...) by
+ * @who (its name and own role: a break-glass grant does not count) in
+ * request @request_id, on @target (token or grant id; may be NULL), with
+ * @outcome ("allowed", "denied", "failed") and @detail for people (never a
+ * secret or a hash; may be NULL).
+ */
+void security_event_record(const struct tnd_principal *who, const char *request_id, const char *action,
+			   const char *target, const char *outcome, const char *detail);
 
 #endif /* TND_SECURITY_EVENTS_H */
